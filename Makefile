@@ -1,0 +1,17 @@
+# The two commands of the README: `make demo` and `make test` (each sets up .venv/ first).
+PY := .venv/bin/python
+SER_DATA ?= ../shared/corpora
+export SER_DATA
+
+.PHONY: setup demo test bench
+setup:
+	bash scripts/setup.sh
+
+demo: setup
+	$(PY) -m app
+
+test: setup
+	$(PY) -m pytest -q
+
+bench: setup
+	$(PY) -m bench
