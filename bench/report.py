@@ -1,0 +1,42 @@
+"""Render every ``bench/results/*.json`` into the README table between the BENCH markers."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from .common import RESULTS
+
+README = Path(__file__).resolve().parents[1] / "README.md"
+START, END = "<!-- BENCH:START -->", "<!-- BENCH:END -->"
+
+
+def _fmt(value) -> str:
+    if isinstance(value, float):
+        return f"{value:.3g}" if abs(value) < 100 else f"{value:.0f}"
+    return str(value)
+
+
+def table() -> str:
+    lines = ["| benchmark | metric | value | goal | met | notes |", "|---|---|---|---|---|---|"]
+    for path in sorted(RESULTS.glob("*.json")):
+        for r in json.loads(path.read_text()):
+            met = {True: "yes", False: "**no**", None: ""}[r.get("met")]
+            lines.append(f"| {r['benchmark']} | {r['metric']} | {_fmt(r['value'])} {r['unit']} | "
+                         f"{r.get('goal') or ''} | {met} | {r.get('notes', '')} |")
+    return "\n".join(lines)
+
+
+def main() -> None:
+    text = README.read_text()
+    if START not in text:
+        print(table())
+        return
+    head, rest = text.split(START, 1)
+    tail = rest.split(END, 1)[1]
+    README.write_text(f"{head}{START}\n{table()}\n{END}{tail}")
+    print(f"updated {README}")
+
+
+if __name__ == "__main__":
+    main()
