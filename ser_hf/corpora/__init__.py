@@ -58,6 +58,8 @@ def load_corpora(root, names=None, label_set: str | int = "7", probe_audio: bool
     expected = ", ".join(c.folder for c in CORPORA.values())
     if not found:
         raise CorpusError(f"{root}: no corpus folders found; expected sub-folders named {expected}")
+    if isinstance(names, str):
+        names = [names]  # one name, not its letters
     wanted = [n.lower().replace("-", "_") for n in (names or found)]
     missing = [n for n in wanted if n not in found]
     if missing:

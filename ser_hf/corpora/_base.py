@@ -140,8 +140,9 @@ def build(corpus: Corpus, root, label_set: str | int = "7", probe_audio: bool = 
                 skipped[str(path)] = exc.problem
                 continue
         name = str(path)
+        fields = {**record, **header}
         for key, values in columns.items():
-            values.append(record.get(key, header.get(key)))
+            values.append(fields.get(key))
         columns["audio"][-1] = {"bytes": None, "path": name}
         columns["path"][-1] = name
         columns["corpus"][-1] = corpus.name

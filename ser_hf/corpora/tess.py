@@ -31,6 +31,8 @@ _FILE = re.compile(r"(OAF|YAF|OA|YA)_([a-z]+)_([a-z_]+)", re.IGNORECASE)
 def parse(path: Path, context: dict) -> dict | None:
     folder = _FOLDER.fullmatch(path.parent.name)
     file = _FILE.fullmatch(path.stem)
+    if not file:
+        return None  # a stray file such as "OAF_back_fear (1).wav" (a duplicate) or "notes.wav"
     if folder and folder.group(2).lower() in EMOTIONS:
         speaker, emotion = folder.group(1).upper(), folder.group(2).lower()
     elif file and file.group(3).lower() in EMOTIONS and file.group(1).upper() in SPEAKERS:
@@ -39,10 +41,10 @@ def parse(path: Path, context: dict) -> dict | None:
         return None
     return {
         "emotion": EMOTIONS[emotion],
-        "original_label": emotion,
+        "original_label": "ps" if EMOTIONS[emotion] == "surprised" else emotion,  # one code, not 3 spellings
         "speaker": f"{NAME}_{speaker}",
         "gender": "female",
-        "word": file.group(2).lower() if file else None,
+        "word": file.group(2).lower(),
         **SPEAKERS[speaker],
     }
 
