@@ -6,7 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 need_apt=()
-ldconfig -p | grep -q 'libavcodec\.so' || need_apt+=(ffmpeg)
+ldconfig -p | grep -q 'libavcodec\.so' && command -v ffmpeg >/dev/null || need_apt+=(ffmpeg)  # libs for torchcodec, CLI for tests
 for pkg in "$@"; do dpkg -s "$pkg" >/dev/null 2>&1 || need_apt+=("$pkg"); done
 if [ ${#need_apt[@]} -gt 0 ]; then
   SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
@@ -16,7 +16,7 @@ fi
 
 [ -x .venv/bin/python ] || python3 -m venv .venv
 PIP=".venv/bin/python -m pip"
-if ! .venv/bin/python -c "import ser_hf, gradio, pytest" 2>/dev/null; then
+if ! .venv/bin/python -c "import ser_hf, gradio, pytest, playwright, onnxruntime" 2>/dev/null; then
   $PIP install -q --upgrade pip
   $PIP install -q torch==2.13.0
   $PIP install -q -c constraints.txt -e ".[dev]"

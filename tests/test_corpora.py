@@ -264,19 +264,16 @@ def rms(x):
 
 
 def test_stereo_file_downmix_is_a_fixed_mix_of_both_channels(tmp_path):
-    # Channel 0 is the tone at half the amplitude of channel 1: any mix of both gives a level
-    # proportional to 1.5 (neither channel alone), and the file and Dataset paths agree.
+    # Channel 0 is the tone at half the amplitude of channel 1. FFmpeg's downmix (the one
+    # datasets.Audio uses too) is (L + R) / sqrt(2): 1.5 / sqrt(2) of the right channel's level.
     clip = synth.write_audio(tmp_path / "DC_a01.wav", duration=0.5, sampling_rate=44100, channels=2, noise=0)
     left, right = sf.read(clip.path, dtype="float32")[0].T
     assert rms(left) == pytest.approx(0.5 * rms(right), rel=1e-3)
     mono = load_audio(clip.path)
     ratio = rms(mono[200:-200]) / rms(right)
-    assert ratio in (pytest.approx(0.75, abs=0.02), pytest.approx(0.75 * np.sqrt(2), abs=0.02))
+    assert ratio == pytest.approx(1.5 / np.sqrt(2), abs=0.02)
 
 
-@pytest.mark.xfail(strict=True, reason="FFmpeg's stereo->mono downmix (torchcodec num_channels=1, used by "
-                   "load_audio(path) and datasets.Audio) is (L+R)/sqrt(2), not the mean that load_audio((sr, "
-                   "array)) takes: dual-mono RAVDESS originals decode 3 dB louder than their shared FLAC copy")
 def test_stereo_file_and_array_downmix_agree(tmp_path):
     clip = synth.write_audio(tmp_path / "DC_a01.wav", duration=0.5, sampling_rate=16000, channels=2, noise=0)
     samples, sr = sf.read(clip.path, dtype="float32")
