@@ -10,7 +10,8 @@ setup:
 demo: setup
 	$(PY) -m app
 
-test: setup
+test:
+	bash scripts/setup.sh chromium  # Debian's headless browser, for tests/test_browser.py
 	$(PY) -m pytest -q
 
 bench: setup

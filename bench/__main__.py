@@ -11,7 +11,7 @@ from . import report
 def main(argv=None) -> None:
     names = argv if argv is not None else sys.argv[1:]
     if not names:
-        names = [m.name for m in pkgutil.iter_modules([str(Path(__file__).parent))
+        names = [m.name for m in pkgutil.iter_modules([str(Path(__file__).parent)])
                  if m.name not in ("report", "common", "__main__")]
     for name in names:
         print(f"== bench {name}", flush=True)

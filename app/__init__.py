@@ -1,0 +1,1 @@
+"""The Gradio demo: ``python -m app``. Thin on purpose: every prediction is made by :mod:`ser_hf`."""

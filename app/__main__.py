@@ -1,0 +1,110 @@
+"""``python -m app``: start the demo on the shipped models (offline; no Hub access needed).
+
+    python -m app                                   # models/ser-mfcc-cnn and, once shipped, models/ser-whisper-tiny
+    python -m app --transformer superb/wav2vec2-base-superb-er --port 8080 --auth me:secret
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+BASELINE = REPO / "models" / "ser-mfcc-cnn"
+TRANSFORMER = REPO / "models" / "ser-whisper-tiny"
+
+HOW_TO_BASELINE = (
+    "Train it with the baseline recipe (see the README, *Models*), or pass `--baseline PATH` to a folder "
+    "written by `save_pretrained`."
+)
+HOW_TO_TRANSFORMER = (
+    "Fine-tune one with `python finetune/train.py` (see the README, *Fine-tuning*), then start the demo with "
+    "`--transformer runs/.../best`; or pass any audio-classification model on the Hugging Face Hub, e.g. "
+    "`--transformer superb/wav2vec2-base-superb-er` (needs internet the first time)."
+)
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m app", description="The speech emotion recognition demo.")
+    parser.add_argument("--baseline", default=str(BASELINE), metavar="PATH",
+                        help=f"baseline model folder (default: {BASELINE.relative_to(REPO)})")
+    parser.add_argument("--transformer", metavar="PATH_OR_ID",
+                        help=f"transformer model folder or Hub id (default: {TRANSFORMER.relative_to(REPO)} "
+                             "when it exists)")
+    parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1; "
+                                                            "0.0.0.0 for every interface)")
+    parser.add_argument("--port", type=int, default=int(os.environ.get("GRADIO_SERVER_PORT", 7860)),
+                        help="port (default 7860)")
+    parser.add_argument("--share", action="store_true",
+                        help="also create a temporary public link through Gradio's share servers")
+    parser.add_argument("--auth", metavar="USER:PASSWORD", help="require this login")
+    parser.add_argument("--max-file-size", default="50mb", help="largest upload accepted (default 50mb)")
+    parser.add_argument("--max-duration", type=float, default=60.0,
+                        help="longest clip the Clip tab and /predict accept, in seconds (default 60)")
+    parser.add_argument("--concurrency", type=int, default=os.cpu_count() or 1,
+                        help="requests served at once (default: the number of CPU cores)")
+    parser.add_argument("--threads", type=int, default=1,
+                        help="torch threads per request (default 1: requests run side by side instead)")
+    parser.add_argument("--no-examples", action="store_true", help="do not offer corpus clips as examples")
+    args = parser.parse_args(argv)
+    if args.auth and ":" not in args.auth:
+        parser.error("--auth takes USER:PASSWORD")
+    return args
+
+
+def load_models(args) -> tuple[dict, list[str]]:
+    """``({name: recognizer}, notices)``: every model that loads, and a page notice for each that does not."""
+    from ser_hf.errors import SerError
+    from ser_hf.inference import EmotionRecognizer
+
+    recognizers, notices = {}, []
+    transformer = args.transformer or (str(TRANSFORMER) if TRANSFORMER.is_dir() else None)
+    for role, source, how in (("baseline", args.baseline, HOW_TO_BASELINE),
+                              ("transformer", transformer, HOW_TO_TRANSFORMER)):
+        if source is None:
+            notices.append(f"**No transformer model loaded**: `{TRANSFORMER.relative_to(REPO)}` is not there. "
+                           f"Serving the baseline only. {how}")
+            continue
+        local = role == "baseline" or Path(source).exists() or source.startswith((".", "/", "~"))
+        if local and not Path(source).expanduser().is_dir():
+            notices.append(f"**No {role} model loaded**: `{source}` does not exist. {how}")
+            continue
+        try:
+            recognizer = EmotionRecognizer.from_pretrained(source, max_duration=args.max_duration)
+        except SerError as exc:
+            notices.append(f"**The {role} model could not be loaded**: {exc}. {how}")
+            continue
+        recognizers[recognizer.name] = recognizer
+    for notice in notices:
+        logging.getLogger("app").warning(notice.replace("**", ""))
+    return recognizers, notices
+
+
+def main(argv=None) -> None:
+    args = parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    from transformers.utils import logging as hf_logging
+
+    from . import examples, ui
+
+    hf_logging.disable_progress_bar()
+    import torch
+
+    torch.set_num_threads(args.threads)
+    recognizers, notices = load_models(args)
+    clips, recordings = ([], []) if args.no_examples else examples.prepare()
+    url = f"http://{args.host}:{args.port}/"
+    demo = ui.build(recognizers, notices, clips, recordings, url=url)
+    demo.queue(default_concurrency_limit=args.concurrency)
+    folders = sorted({str(Path(p).parent) for p in clips + recordings})
+    demo.launch(server_name=args.host, server_port=args.port, share=args.share,
+                auth=tuple(args.auth.split(":", 1)) if args.auth else None, max_file_size=args.max_file_size,
+                show_error=True, allowed_paths=folders, footer_links=["api", "gradio"])
+    # launch() returns when the server is closed (Ctrl+C); with share=False it blocks by itself.
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,329 @@
+"""Inference speed: the demo's API under load, an hour-long recording, and transformers on CPU.
+
+    python -m bench inference
+
+Every figure is measured with ``SER_BENCH_THREADS`` torch threads (default 1) on the machine's cores.
+
+1. ``/predict`` latency: the demo (``app.ui``) serving the baseline on loopback, 8 gradio_client
+   clients sending a 5 s clip at once, 25 requests each; p50 and p95 of what a client waits
+   (upload, queue, prediction, answer).
+2. A 60-minute recording to an emotion timeline with the baseline, in a fresh
+   process (its peak memory is reported: it stays bounded because the file is streamed).
+   The recording is made of real clips (RAVDESS, TESS, SAVEE) with pauses, written to a temp file.
+3. A 3 s clip through a transformer on CPU: the shipped Whisper model and the wav2vec2-base
+   architecture (random weights: the speed is the architecture's), each in PyTorch, in ONNX
+   Runtime (fp32) and ONNX Runtime with dynamic int8 quantisation; the model's forward pass
+   only (features computed beforehand), median of 30 runs, with the probabilities' largest
+   difference from PyTorch's on real clips.
+"""
+
+from __future__ import annotations
+
+import json
+import multiprocessing
+import os
+import resource
+import socket
+import statistics
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+
+from .common import DATA, row, write
+
+REPO = Path(__file__).resolve().parents[1]
+BASELINE = REPO / "models" / "ser-mfcc-cnn"
+WHISPER = REPO / "models" / "ser-whisper-tiny"
+WHISPER_BACKBONE = REPO.parent / "shared" / "models" / "whisper-tiny.en"
+# torch threads per process (per request in the app). One by default: on a shared 2-core machine two
+# intra-op threads contend with everything else (the baseline's timeline ran 8x slower with 2 than with 1).
+THREADS = int(os.environ.get("SER_BENCH_THREADS", 1))
+
+
+def _clips(n: int, seed: int = 0) -> list[Path]:
+    files = sorted(DATA.glob("RAVDESS/*/*.flac")) + sorted(DATA.glob("TESS/*/*.flac")) + sorted(DATA.glob("SAVEE/*.flac"))
+    if not files:
+        raise SystemExit(f"no corpora under {DATA}; set SER_DATA")
+    rng = np.random.default_rng(seed)
+    return [files[i] for i in rng.choice(len(files), size=min(n, len(files)), replace=False)]
+
+
+def _speech(seconds: float) -> np.ndarray:
+    from ser_hf.audio import load_audio
+
+    parts, total = [], 0
+    for path in _clips(20, seed=1):
+        audio = load_audio(str(path))
+        parts.append(audio)
+        total += len(audio)
+        if total >= seconds * 16000:
+            break
+    return np.concatenate(parts)[: int(seconds * 16000)]
+
+
+# -- 1. API latency ---------------------------------------------------------------------------
+
+def api_latency(model_path: Path, clients: int = 8, requests: int = 25) -> list[dict]:
+    import soundfile as sf
+    import torch
+    from gradio_client import Client, handle_file
+
+    sys.path.insert(0, str(REPO))
+    from app import ui
+    from ser_hf.inference import EmotionRecognizer
+
+    torch.set_num_threads(THREADS)
+    recognizer = EmotionRecognizer.from_pretrained(model_path, device="cpu")
+    clip = Path(tempfile.mkdtemp()) / "clip5s.wav"
+    sf.write(clip, _speech(5.0), 16000)
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    demo = ui.build({recognizer.name: recognizer})
+    demo.queue(default_concurrency_limit=os.cpu_count())
+    demo.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True)
+    url = f"http://127.0.0.1:{port}/"
+    try:
+        pool = [Client(url, verbose=False, download_files=False) for _ in range(clients)]
+        for client in pool[:2]:  # warm up: first-call costs (numba JIT in librosa, lazy imports)
+            for _ in range(3):
+                client.predict(handle_file(str(clip)), api_name="/predict")
+        latencies, errors = [], []
+        start_gate = threading.Barrier(clients)
+
+        def worker(client):
+            start_gate.wait()
+            for _ in range(requests):
+                t = time.perf_counter()
+                try:
+                    client.predict(handle_file(str(clip)), api_name="/predict")
+                    latencies.append(time.perf_counter() - t)
+                except Exception as exc:  # counted, not hidden
+                    errors.append(str(exc))
+
+        threads = [threading.Thread(target=worker, args=(c,)) for c in pool]
+        began = time.perf_counter()
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        wall = time.perf_counter() - began
+        single = []
+        for _ in range(20):
+            t = time.perf_counter()
+            pool[0].predict(handle_file(str(clip)), api_name="/predict")
+            single.append(time.perf_counter() - t)
+        for _ in range(3):
+            recognizer.predict(clip)
+        t = time.perf_counter()
+        for _ in range(20):
+            recognizer.predict(clip)
+        library_ms = (time.perf_counter() - t) / 20 * 1000
+    finally:
+        demo.close()
+    ms = sorted(x * 1000 for x in latencies)
+    p50, p95 = float(np.percentile(ms, 50)), float(np.percentile(ms, 95))
+    note = (f"{recognizer.name}; {clients} concurrent gradio_client clients x {requests} requests, 5 s WAV clip, "
+            f"server concurrency {os.cpu_count()}, torch {THREADS} thread(s); {len(errors)} errors; "
+            f"{len(ms) / wall:.1f} requests/s; one client alone: p50 {np.percentile(single, 50) * 1000:.0f} ms; "
+            f"library predict() alone {library_ms:.1f} ms")
+    return [row("api /predict, 8 clients", "latency p50", round(p50, 1), "ms", None, None, note),
+            row("api /predict, 8 clients", "latency p95", round(p95, 1), "ms", "<= 150 ms", p95 <= 150, note)]
+
+
+# -- 2. An hour-long recording ------------------------------------------------------------------
+
+def _timeline_in_fresh_process(model_path: str, recording: str, queue) -> None:
+    import torch
+
+    torch.set_num_threads(THREADS)
+    from ser_hf.inference import EmotionRecognizer
+
+    recognizer = EmotionRecognizer.from_pretrained(model_path, device="cpu")
+    recognizer.predict_arrays([np.random.default_rng(0).standard_normal(16000).astype(np.float32) * 0.1])
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    t = time.perf_counter()
+    rows = recognizer.timeline(recording)
+    seconds = time.perf_counter() - t
+    after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    queue.put({"seconds": seconds, "segments": len(rows), "rss_before_mb": before / 1024,
+               "rss_peak_mb": after / 1024, "name": recognizer.name})
+
+
+def hour_timeline(model_path: Path, minutes: float = 60.0) -> list[dict]:
+    import soundfile as sf
+
+    from ser_hf.audio import load_audio
+
+    folder = Path(tempfile.mkdtemp())
+    recording = folder / "hour.flac"
+    target = int(minutes * 60 * 16000)
+    clips = [load_audio(str(p)) for p in _clips(400, seed=2)]
+    pause_rng = np.random.default_rng(3)
+    with sf.SoundFile(recording, "w", samplerate=16000, channels=1, subtype="PCM_16") as out:
+        written, i = 0, 0
+        while written < target:
+            clip = clips[i % len(clips)]
+            pause = np.zeros(int(pause_rng.uniform(0.3, 2.0) * 16000), np.float32)
+            piece = np.concatenate([clip, pause])[: target - written]
+            out.write(piece)
+            written += len(piece)
+            i += 1
+    context = multiprocessing.get_context("spawn")
+    queue = context.Queue()
+    process = context.Process(target=_timeline_in_fresh_process, args=(str(model_path), str(recording), queue))
+    process.start()
+    result = queue.get(timeout=1800)
+    process.join()
+    recording.unlink()
+    note = (f"{result['name']}; {minutes:.0f} min FLAC of {i} real clips with 0.3-2 s pauses; torch {THREADS} threads; "
+            f"{result['segments']} segments; peak RSS {result['rss_peak_mb']:.0f} MB "
+            f"({result['rss_peak_mb'] - result['rss_before_mb']:+.0f} MB during the timeline; the decoded hour "
+            f"would be {target * 4 / 2**20:.0f} MB)")
+    return [row("60-minute recording -> timeline", "wall time", round(result["seconds"], 1), "s", "<= 60 s",
+                result["seconds"] <= 60, note),
+            row("60-minute recording -> timeline", "real-time factor", round(minutes * 60 / result["seconds"], 1),
+                "x", None, None, note)]
+
+
+# -- 3. Transformers on CPU: PyTorch, ONNX Runtime, int8 ----------------------------------------
+
+def _time(fn, runs: int = 30) -> float:
+    for _ in range(3):
+        fn()
+    times = []
+    for _ in range(runs):
+        t = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t)
+    return statistics.median(times) * 1000
+
+
+def _export(model, inputs: dict, folder: Path) -> tuple[Path, Path]:
+    import torch
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    path = folder / "model.onnx"
+
+    class Logits(torch.nn.Module):  # ONNX wants tensors out, not a ModelOutput
+        def __init__(self, inner):
+            super().__init__()
+            self.inner = inner
+
+        def forward(self, features):
+            return self.inner(**{name: features}).logits
+
+    (name, tensor), = inputs.items()
+    torch.onnx.export(Logits(model).eval(), (tensor,), str(path), input_names=["features"], output_names=["logits"],
+                      dynamo=False, opset_version=17)
+    quantized = folder / "model.int8.onnx"
+    quantize_dynamic(str(path), str(quantized), weight_type=QuantType.QInt8)
+    return path, quantized
+
+
+def transformer_cpu(label: str, model, feature_extractor, goal_ms: float, clips: list[np.ndarray]) -> list[dict]:
+    import onnxruntime as ort
+    import torch
+
+    torch.set_num_threads(THREADS)
+    model.eval()
+    sr = feature_extractor.sampling_rate
+
+    def features(audio):
+        return {k: v for k, v in feature_extractor(audio, sampling_rate=sr, return_tensors="pt").items()
+                if k != "attention_mask"}
+
+    clip = _speech(3.0)
+    inputs = features(clip)
+    (name, tensor), = inputs.items()
+    with torch.inference_mode():
+        torch_ms = _time(lambda: model(**inputs))
+    fe_ms = _time(lambda: features(clip))
+    folder = Path(tempfile.mkdtemp())
+    onnx_path, int8_path = _export(model, inputs, folder)
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = THREADS
+    options.inter_op_num_threads = 1
+    rows = []
+    with torch.inference_mode():
+        reference = [model(**features(c)).logits.softmax(-1).numpy() for c in clips]
+    results = {"PyTorch": (torch_ms, 0.0, 1.0)}
+    for kind, path in (("ONNX Runtime fp32", onnx_path), ("ONNX Runtime int8", int8_path)):
+        session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+        feed = {"features": tensor.numpy()}
+        ms = _time(lambda: session.run(None, feed))
+        diffs, agree = [], []
+        for c, ref in zip(clips, reference):
+            logits = session.run(None, {"features": features(c)[name].numpy()})[0]
+            probs = np.exp(logits - logits.max(-1, keepdims=True))
+            probs /= probs.sum(-1, keepdims=True)
+            diffs.append(float(np.abs(probs - ref).max()))
+            agree.append(int(probs.argmax() == ref.argmax()))
+        results[kind] = (ms, max(diffs), float(np.mean(agree)))
+    size = {"PyTorch": None, "ONNX Runtime fp32": onnx_path.stat().st_size, "ONNX Runtime int8": int8_path.stat().st_size}
+    for kind, (ms, diff, agree) in results.items():
+        note = (f"forward pass of a 3 s clip ({name} {tuple(tensor.shape)}), median of 30, {THREADS} threads; "
+                f"feature extraction adds {fe_ms:.1f} ms")
+        if kind != "PyTorch":
+            note += (f"; {torch_ms / ms:.2f}x PyTorch's speed; largest probability difference from PyTorch "
+                     f"{diff:.4f} on {len(clips)} real clips, same top emotion on {agree:.0%} (untrained head: near-uniform "
+                     f"probabilities make this a weak check); "
+                     f"file {size[kind] / 2**20:.1f} MB")
+        rows.append(row(f"{label}, 3 s clip, CPU", f"latency ({kind})", round(ms, 1), "ms", f"<= {goal_ms:g} ms",
+                        ms <= goal_ms, note))
+    return rows
+
+
+def _whisper():
+    """The shipped model; before it exists, the Whisper tiny.en backbone cut to a 3 s window (same compute)."""
+    from transformers import AutoFeatureExtractor, AutoModelForAudioClassification
+
+    if WHISPER.is_dir():
+        return "shipped Whisper (ser-whisper-tiny)", AutoModelForAudioClassification.from_pretrained(
+            WHISPER, use_safetensors=True), AutoFeatureExtractor.from_pretrained(WHISPER)
+    from ser_hf.models.whisper_clip import fit_window
+    from ser_hf.taxonomy import label_names
+
+    names = label_names("7")
+    model = AutoModelForAudioClassification.from_pretrained(
+        WHISPER_BACKBONE, num_labels=len(names), id2label=dict(enumerate(names)),
+        label2id={n: i for i, n in enumerate(names)}, use_safetensors=True)
+    feature_extractor = AutoFeatureExtractor.from_pretrained(WHISPER_BACKBONE)
+    fit_window(model, feature_extractor, 3.0)
+    return "Whisper tiny.en, 3 s window (stand-in: ser-whisper-tiny not shipped yet)", model, feature_extractor
+
+
+def _wav2vec2_base():
+    from transformers import Wav2Vec2Config, Wav2Vec2FeatureExtractor, Wav2Vec2ForSequenceClassification
+
+    config = Wav2Vec2Config(num_labels=7)  # the defaults are facebook/wav2vec2-base's architecture
+    return "wav2vec2-base architecture", Wav2Vec2ForSequenceClassification(config), Wav2Vec2FeatureExtractor()
+
+
+def main() -> None:
+    from ser_hf.audio import load_audio
+
+    rows = []
+    baseline = Path(os.environ.get("SER_BENCH_BASELINE", BASELINE))
+    if not baseline.is_dir():
+        raise SystemExit(f"{baseline}: the baseline model is not there; train or ship it first "
+                         "(or set SER_BENCH_BASELINE to a model folder)")
+    print("api latency ...", flush=True)
+    rows += api_latency(baseline)
+    print("hour-long timeline ...", flush=True)
+    rows += hour_timeline(baseline)
+    clips = [load_audio(str(p))[: 3 * 16000] for p in _clips(10, seed=4)]
+    clips = [np.pad(c, (0, 3 * 16000 - len(c))) for c in clips]  # the exported graphs take exactly 3 s
+    for label, model, feature_extractor, goal in (*_whisper(), 20.0), (*_wav2vec2_base(), 100.0):
+        print(f"{label} ...", flush=True)
+        rows += transformer_cpu(label, model, feature_extractor, goal, clips)
+    write("inference", rows)
+    print(json.dumps(rows, indent=1))
+
+
+if __name__ == "__main__":
+    main()
