@@ -7,8 +7,11 @@
 from __future__ import annotations
 
 import argparse
+import atexit
+import ipaddress
 import logging
 import os
+import shutil
 import sys
 from pathlib import Path
 
@@ -46,6 +49,9 @@ def parse_args(argv=None) -> argparse.Namespace:
                         help="longest clip the Clip tab and /predict accept, in seconds (default 60)")
     parser.add_argument("--concurrency", type=int, default=os.cpu_count() or 1,
                         help="requests served at once (default: the number of CPU cores)")
+    parser.add_argument("--queue-size", type=int, default=64,
+                        help="requests that may wait for a free slot; beyond that a request is refused at "
+                             "once with 'queue is full' instead of piling up (default 64)")
     parser.add_argument("--threads", type=int, default=1,
                         help="torch threads per request (default 1: requests run side by side instead)")
     parser.add_argument("--no-examples", action="store_true", help="do not offer corpus clips as examples")
@@ -83,9 +89,28 @@ def load_models(args) -> tuple[dict, list[str]]:
     return recognizers, notices
 
 
+def exposure_warnings(args) -> list[str]:
+    """What this launch exposes to others without a login: said loudly, never silently."""
+    warnings = []
+    if args.share and not args.auth:
+        warnings.append("--share without --auth: ANYONE with the public link can use this demo and upload "
+                        "files to this machine. Add --auth USER:PASSWORD.")
+    try:
+        loopback = ipaddress.ip_address(args.host).is_loopback
+    except ValueError:
+        loopback = args.host == "localhost"
+    if not loopback and not args.auth:
+        warnings.append(f"--host {args.host} without --auth: every machine that can reach this one can use "
+                        "the demo. Add --auth USER:PASSWORD, or keep the default 127.0.0.1.")
+    return warnings
+
+
 def main(argv=None) -> None:
     args = parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    for warning in exposure_warnings(args):
+        logging.getLogger("app").warning(warning)
+        print(f"\n{'!' * 78}\n!! WARNING: {warning}\n{'!' * 78}\n", file=sys.stderr, flush=True)
     from transformers.utils import logging as hf_logging
 
     from . import examples, ui
@@ -98,11 +123,15 @@ def main(argv=None) -> None:
     clips, recordings = ([], []) if args.no_examples else examples.prepare()
     url = f"http://{args.host}:{args.port}/"
     demo = ui.build(recognizers, notices, clips, recordings, url=url)
-    demo.queue(default_concurrency_limit=args.concurrency)
+    demo.queue(default_concurrency_limit=args.concurrency, max_size=args.queue_size)
     folders = sorted({str(Path(p).parent) for p in clips + recordings})
+    for folder in folders:  # the examples' temporary copies go when the app does
+        atexit.register(shutil.rmtree, folder, ignore_errors=True)
+    # Files served: the examples' folder and Gradio's own upload folder, nothing else; the
+    # repository (models, configs) is blocked outright (tests/test_exposure.py).
     demo.launch(server_name=args.host, server_port=args.port, share=args.share,
                 auth=tuple(args.auth.split(":", 1)) if args.auth else None, max_file_size=args.max_file_size,
-                show_error=True, allowed_paths=folders, footer_links=["api", "gradio"])
+                show_error=True, allowed_paths=folders, blocked_paths=[str(REPO)], footer_links=["api", "gradio"])
     # launch() returns when the server is closed (Ctrl+C); with share=False it blocks by itself.
 
 

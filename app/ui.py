@@ -106,7 +106,9 @@ def build(recognizers: dict[str, EmotionRecognizer], notices: list[str] = (), ex
         except AudioError as exc:
             return f"({exc.problem.split(':')[0]})", state  # e.g. "(no speech found)"
 
-    with gr.Blocks(title="Speech emotion recognition") as demo:
+    # Uploads are copied into Gradio's temp folder: delete those older than an hour, every 10
+    # minutes, and all of them when the server stops.
+    with gr.Blocks(title="Speech emotion recognition", delete_cache=(600, 3600)) as demo:
         gr.Markdown("# Speech emotion recognition\nRecord or upload speech; each loaded model gives the "
                     "probability of each emotion. Models: " + (", ".join(f"`{n}`" for n in names) or "none"))
         for notice in notices:
