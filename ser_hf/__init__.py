@@ -3,6 +3,7 @@
 from .audio import SAMPLING_RATE, load_audio
 from .corpora import load_corpora, load_corpus
 from .errors import AudioError, CorpusError, SerError
+from . import models  # registers the MFCC-CNN baseline with the transformers Auto classes
 from .taxonomy import EMOTIONS, LABEL_SETS, label_names
 
 __version__ = "0.1.0"

@@ -7,7 +7,7 @@ import importlib
 import logging
 import sys
 
-COMMANDS = ("data",)
+COMMANDS = ("data", "predict", "train", "evaluate")
 
 
 def build_parser() -> argparse.ArgumentParser:

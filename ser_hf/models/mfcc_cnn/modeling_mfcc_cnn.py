@@ -1,0 +1,172 @@
+"""The MFCC-CNN baseline as a ``PreTrainedModel``: save/load, Auto classes, Trainer and pipeline for free."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+from transformers import PreTrainedModel
+from transformers.modeling_outputs import SequenceClassifierOutput
+
+from .configuration_mfcc_cnn import MfccCnnConfig
+
+_DELTA = torch.tensor([-2.0, -1.0, 0.0, 1.0, 2.0]) / 10.0  # librosa.feature.delta's width-5 regression
+
+
+def _masked_normalise(x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """Per-utterance, per-row mean/variance normalisation over the real frames (CMVN).
+
+    Removes the channel and the speaker's overall level, which otherwise dominate
+    speaker-independent errors. ``x`` is ``[batch, rows, frames]``, ``mask`` ``[batch, frames]``.
+    """
+    m = mask[:, None, :].to(x.dtype)
+    count = m.sum(-1, keepdim=True).clamp(min=1.0)
+    mean = (x * m).sum(-1, keepdim=True) / count
+    var = (((x - mean) * m) ** 2).sum(-1, keepdim=True) / count
+    return (x - mean) / torch.sqrt(var + 1e-5) * m
+
+
+def _spec_mask(x: torch.Tensor, masks: int, width: int, dim: int) -> torch.Tensor:
+    """SpecAugment: zero ``masks`` random bands up to ``width`` wide along ``dim`` (1 = rows, 2 = frames)."""
+    size = x.shape[dim]
+    if masks <= 0 or width <= 0 or size < 4:
+        return x
+    batch = x.shape[0]
+    widths = torch.randint(0, min(width, size // 4) + 1, (batch, masks, 1), device=x.device)
+    starts = (torch.rand(batch, masks, 1, device=x.device) * (size - widths)).long()
+    pos = torch.arange(size, device=x.device)[None, None, :]
+    hit = ((pos >= starts) & (pos < starts + widths)).any(1)  # [batch, size]
+    keep = (~hit).to(x.dtype)
+    return x * (keep[:, :, None] if dim == 1 else keep[:, None, :])
+
+
+def _delta(x: torch.Tensor) -> torch.Tensor:
+    """Time derivative of ``[batch, rows, frames]`` (edge-padded), as librosa computes it."""
+    rows = x.shape[1]
+    kernel = _DELTA.to(x)[None, None, :].repeat(rows, 1, 1)
+    return nn.functional.conv1d(nn.functional.pad(x, (2, 2), mode="replicate"), kernel, groups=rows)
+
+
+class MfccCnnPreTrainedModel(PreTrainedModel):
+    config_class = MfccCnnConfig
+    base_model_prefix = "mfcc_cnn"
+    main_input_name = "input_features"
+
+    def _init_weights(self, module):
+        # Conv layers feed ReLUs (He init); dense layers get Glorot, Keras's default, which keeps the
+        # first logits small (the seed's 1664->256 layer would otherwise start with loss ~10).
+        if isinstance(module, nn.Conv1d):
+            nn.init.kaiming_normal_(module.weight, nonlinearity="relu")
+        elif isinstance(module, nn.Linear):
+            nn.init.xavier_uniform_(module.weight)
+        if isinstance(module, (nn.Conv1d, nn.Linear)) and module.bias is not None:
+            nn.init.zeros_(module.bias)
+        elif isinstance(module, nn.BatchNorm1d):
+            nn.init.ones_(module.weight)
+            nn.init.zeros_(module.bias)
+
+
+class _SeedConv1d(nn.Module):
+    """Seed 000's layer table: Conv1D 8/16/32/64 (kernels 13/11/9/7, from its output shapes),
+    max-pool 3 and dropout after each, dense 256 and 128; 481,518 parameters with 14 classes."""
+
+    def __init__(self, config: MfccCnnConfig):
+        super().__init__()
+        layers, c_in = [], 1
+        for c_out, kernel in zip((8, 16, 32, 64), (13, 11, 9, 7)):
+            layers += [nn.Conv1d(c_in, c_out, kernel), nn.ReLU(), nn.MaxPool1d(3), nn.Dropout(config.dropout)]
+            c_in = c_out
+        self.features = nn.Sequential(*layers)
+        length = config.num_features * config.seed_frames
+        for kernel in (13, 11, 9, 7):
+            length = (length - kernel + 1) // 3
+        self.head = nn.Sequential(
+            nn.Flatten(), nn.Linear(64 * length, 256), nn.ReLU(), nn.Dropout(config.dropout),
+            nn.Linear(256, 128), nn.ReLU(), nn.Dropout(config.dropout), nn.Linear(128, config.num_labels))
+
+    def forward(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        x = _masked_normalise(x, mask)
+        # Keras saw the matrix as one long channel-last vector, frame after frame.
+        x = x.transpose(1, 2).reshape(x.shape[0], 1, -1)
+        return self.head(self.features(x))
+
+
+class _Cnn1d(nn.Module):
+    """Log-mel + deltas as input channels, 1-D conv-BN-ReLU-pool blocks over time, mean+max pooling.
+
+    1-D convolutions over time (mel bands as channels) cost ~5x less than a 2-D CNN of the same
+    accuracy class on 2 CPU cores, which is what keeps training on all corpora under 10 minutes.
+    Global pooling makes the model length-agnostic: it trains on 3 s crops and reads whole clips.
+    """
+
+    def __init__(self, config: MfccCnnConfig):
+        super().__init__()
+        self.use_deltas = config.use_deltas
+        self.masks = (config.freq_masks, config.freq_mask_width, config.time_masks, config.time_mask_width)
+        c_in = config.num_features * (3 if config.use_deltas else 1)
+        blocks = []
+        for i, c_out in enumerate(config.channels):
+            conv = (nn.Conv1d(c_in, c_out, 5, stride=2, padding=2, bias=False) if i == 0
+                    else nn.Conv1d(c_in, c_out, 3, padding=1, bias=False))
+            layers = [conv, nn.BatchNorm1d(c_out), nn.ReLU(inplace=True)]
+            if i > 0:
+                layers.append(nn.MaxPool1d(2, ceil_mode=True))
+            blocks.append(nn.Sequential(*layers))
+            c_in = c_out
+        self.blocks = nn.ModuleList(blocks)
+        self.dropout = nn.Dropout(config.dropout)
+        self.classifier = nn.Linear(2 * c_in, config.num_labels)
+
+    def forward(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        x = _masked_normalise(x, mask)
+        if self.training:  # SpecAugment; zero is each row's mean after normalisation
+            x = _spec_mask(_spec_mask(x, self.masks[0], self.masks[1], 1), self.masks[2], self.masks[3], 2)
+        m = mask[:, None, :].to(x.dtype)
+        if self.use_deltas:
+            # Hold each clip's last frame over its padding, so deltas at the end are those of the
+            # clip alone (edge-replicated): a padded clip scores exactly as it does by itself.
+            last = (mask.sum(-1).clamp(min=1) - 1)[:, None]
+            hold = torch.minimum(torch.arange(x.shape[-1], device=x.device)[None, :], last)
+            hold = hold[:, None, :].expand_as(x)
+            x = x.gather(2, hold)
+            d1 = _delta(x).gather(2, hold)
+            x = torch.cat([x, d1, _delta(d1)], dim=1) * m
+        for block in self.blocks:
+            conv, norm, relu = block[0], block[1], block[2]
+            x = relu(norm(conv(x)))
+            if conv.stride[0] > 1:
+                m = nn.functional.max_pool1d(m, 2, ceil_mode=True)
+            x = x * m  # padding stays zero, as the convolution's own zero padding of a lone clip
+            if len(block) > 3:
+                x = block[3](x)
+                m = nn.functional.max_pool1d(m, 2, ceil_mode=True)
+        count = m.sum(-1).clamp(min=1.0)
+        mean = (x * m).sum(-1) / count
+        peak = x.masked_fill(m == 0, float("-inf")).amax(-1)
+        return self.classifier(self.dropout(torch.cat([mean, peak], dim=1)))
+
+
+class MfccCnnForAudioClassification(MfccCnnPreTrainedModel):
+    """Emotion classifier over MFCC/log-mel frames from :class:`MfccCnnFeatureExtractor`.
+
+    ``forward(input_features, attention_mask=None, labels=None)`` returns a
+    ``SequenceClassifierOutput``; ``labels`` may be class ids or, with mixup, class
+    probabilities ``[batch, num_labels]``.
+    """
+
+    def __init__(self, config: MfccCnnConfig):
+        super().__init__(config)
+        self.net = _SeedConv1d(config) if config.architecture == "seed" else _Cnn1d(config)
+        self.post_init()
+
+    def forward(self, input_features: torch.Tensor, attention_mask: torch.Tensor | None = None,
+                labels: torch.Tensor | None = None, return_dict: bool | None = None, **kwargs):
+        if attention_mask is None:
+            attention_mask = torch.ones(input_features.shape[0], input_features.shape[-1],
+                                        dtype=torch.long, device=input_features.device)
+        logits = self.net(input_features.float(), attention_mask)
+        loss = None
+        if labels is not None:
+            smoothing = self.config.label_smoothing if self.training else 0.0
+            target = labels if labels.is_floating_point() else labels.long()
+            loss = nn.functional.cross_entropy(logits, target, label_smoothing=smoothing)
+        return SequenceClassifierOutput(loss=loss, logits=logits)

@@ -1,0 +1,377 @@
+"""Train any audio-classification ``PreTrainedModel`` with ``transformers.Trainer``; the baseline's recipe.
+
+The steps, each a function so other models reuse them:
+
+1. :func:`featurize`: a ``datasets.map`` that decodes each clip with :func:`ser_hf.load_audio`,
+   runs the model's own feature extractor (so preprocessing is the inference code), and renders
+   ``augment_copies`` waveform-augmented copies of each clip (:class:`ser_hf.augment.WaveAugmenter`,
+   seeded per clip). The result is cached in ``cache_dir`` under a key made of the clips, their
+   file sizes and times, the extractor's config and the augmentation, so a rerun, or the next fold
+   of a protocol, reads the cache. ``datasets`` writes the cache to a temporary file and renames
+   it when done: an interrupted run leaves no half-written cache behind. Unreadable or empty
+   clips become rows with an ``error`` and are dropped and reported (:class:`SkippedClipsWarning`).
+2. :func:`train_model`: ``Trainer`` with :func:`ser_hf.metrics.compute_metrics`, evaluation and
+   logging every epoch (the curves), random crops of ``crop_frames`` frames as the cheap fresh
+   augmentation of every epoch (the model adds SpecAugment-style masks while training).
+3. :func:`fit_predict_baseline`: both, for one train/test fold, returning predictions and the
+   per-epoch history that :mod:`ser_hf.evaluation` turns into reports.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import math
+import os
+import warnings
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import datasets
+import numpy as np
+
+from .audio import load_audio
+from .augment import WaveAugmenter, clip_rng
+from .errors import AudioError
+
+logger = logging.getLogger(__name__)
+
+CACHE_VERSION = "1"
+
+
+class SkippedClipsWarning(UserWarning):
+    """Clips left out of training or evaluation; ``.skipped`` maps each clip to the reason."""
+
+    def __init__(self, message: str, skipped: dict[str, str]):
+        super().__init__(message)
+        self.skipped = skipped
+
+
+def default_cache_dir() -> Path:
+    """``$SER_CACHE`` or ``~/.cache/ser_hf/features``: the feature cache lives beside the HF caches."""
+    root = os.environ.get("SER_CACHE") or Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "ser_hf"
+    return Path(root) / "features"
+
+
+def _clip_key(ds: datasets.Dataset) -> str:
+    """What the cached features depend on in the data: which files, their sizes and times, their labels."""
+    digest = hashlib.sha256()
+    for path, label in zip(ds["path"], ds["emotion"]):
+        try:
+            stat = os.stat(path)
+            digest.update(f"{path}|{stat.st_size}|{stat.st_mtime_ns}|{label}\n".encode())
+        except OSError:
+            digest.update(f"{path}|missing|{label}\n".encode())
+    return digest.hexdigest()
+
+
+def featurize(ds: datasets.Dataset, feature_extractor, augment_copies: int = 0,
+              augmenter: WaveAugmenter | None = None, cache_dir: str | os.PathLike | None = None,
+              num_proc: int | None = None, seed: int = 0, desc: str = "features") -> datasets.Dataset:
+    """Features of every clip of ``ds`` (+ ``augment_copies`` augmented copies), cached.
+
+    Returns a Dataset with ``input_features`` (``[frames, feature_size]``, float32), ``length``
+    (frames), ``label``, ``clip`` (the row of ``ds`` it came from), ``copy`` (0 = the clean clip)
+    and ``corpus``/``speaker``, without the skipped clips.
+
+    ``feature_extractor`` needs ``extract(wave) -> [feature_size, frames]`` and ``sampling_rate``
+    (:class:`~ser_hf.models.MfccCnnFeatureExtractor` has them).
+    """
+    augmenter = augmenter or WaveAugmenter()
+    key_parts = {
+        "version": CACHE_VERSION, "clips": _clip_key(ds), "extractor": feature_extractor.to_dict(),
+        "copies": augment_copies, "augmenter": augmenter.to_dict() if augment_copies else None, "seed": seed,
+    }
+    key = hashlib.sha256(json.dumps(key_parts, sort_keys=True, default=str).encode()).hexdigest()[:24]
+    cache_dir = Path(cache_dir) if cache_dir else default_cache_dir()
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    size = feature_extractor.feature_size
+    out_features = datasets.Features({
+        "input_features": datasets.Array2D(shape=(None, size), dtype="float32"),
+        "length": datasets.Value("int32"),
+        "label": datasets.Value("int64"),
+        "clip": datasets.Value("int64"),
+        "copy": datasets.Value("int32"),
+        "corpus": datasets.Value("string"),
+        "speaker": datasets.Value("string"),
+        "path": datasets.Value("string"),
+        "error": datasets.Value("string"),
+    })
+
+    def compute(batch, indices):
+        out = {name: [] for name in out_features}
+        for i, path, label, corpus, speaker in zip(indices, batch["path"], batch["emotion"],
+                                                   batch["corpus"], batch["speaker"]):
+            try:
+                wave = load_audio(path, feature_extractor.sampling_rate)
+                versions = [feature_extractor.extract(wave)]
+                for copy in range(1, augment_copies + 1):
+                    noisy = augmenter(feature_extractor.clean(wave), clip_rng(path, copy, seed))
+                    versions.append(feature_extractor.frames(noisy))
+                error = None
+            except AudioError as exc:
+                versions, error = [np.zeros((size, 0), np.float32)], exc.problem
+            for copy, frames in enumerate(versions):
+                out["input_features"].append(np.ascontiguousarray(frames.T))
+                out["length"].append(frames.shape[1])
+                out["label"].append(label)
+                out["clip"].append(i)
+                out["copy"].append(copy)
+                out["corpus"].append(corpus)
+                out["speaker"].append(speaker)
+                out["path"].append(path)
+                out["error"].append(error)
+        return out
+
+    source = ds.select_columns(["path", "emotion", "corpus", "speaker"])
+    result = source.map(
+        compute, batched=True, batch_size=16, with_indices=True, remove_columns=source.column_names,
+        features=out_features, cache_file_name=str(cache_dir / f"{key}.arrow"), load_from_cache_file=True,
+        num_proc=num_proc if num_proc and num_proc > 1 and len(ds) >= 64 else None, desc=desc)
+    errors = result["error"]
+    skipped = {p: e for p, e in zip(result["path"], errors) if e}
+    if skipped:
+        first = "; ".join(f"{p} ({why})" for p, why in list(skipped.items())[:5])
+        message = f"skipped {len(skipped)} unreadable clip(s), e.g. {first}"
+        logger.warning(message)
+        warnings.warn(SkippedClipsWarning(message, skipped), stacklevel=2)
+        result = result.select([i for i, e in enumerate(errors) if not e])
+    return result.remove_columns("error").with_format("numpy", columns=["input_features"], output_all_columns=True)
+
+
+def rows_of(features: datasets.Dataset, clips, copies: bool) -> datasets.Dataset:
+    """The featurized rows of the clips ``clips`` (row numbers of the source Dataset), with or without copies."""
+    wanted = set(int(c) for c in clips)
+    clip_col, copy_col = features["clip"], features["copy"]
+    keep = [i for i, (c, k) in enumerate(zip(clip_col, copy_col)) if c in wanted and (copies or k == 0)]
+    return features.select(keep)
+
+
+@dataclass
+class PadCollator:
+    """Pad ``[frames, feature_size]`` rows into ``input_features [batch, feature_size, frames]`` + mask.
+
+    With ``crop_frames`` set (training), each clip longer than that is cut at a random start: a
+    fresh time shift every epoch and a bounded cost per step. The start is drawn from
+    ``(seed, epoch, clip, copy)``, not from a running generator, so a run resumed from a
+    checkpoint crops exactly as the uninterrupted run did (:class:`_CropEpoch` sets ``epoch``).
+    """
+
+    crop_frames: int | None = None
+    padding_value: float = 0.0
+    fixed_frames: int | None = None
+    seed: int = 0
+    epoch: int = 0
+
+    def __call__(self, rows: list[dict]) -> dict:
+        import torch
+
+        feats = []
+        for row in rows:
+            x = np.asarray(row["input_features"], dtype=np.float32)
+            if self.crop_frames and x.shape[0] > self.crop_frames:
+                rng = np.random.default_rng([self.seed, self.epoch, int(row.get("clip", 0)), int(row.get("copy", 0))])
+                start = int(rng.integers(0, x.shape[0] - self.crop_frames + 1))
+                x = x[start:start + self.crop_frames]
+            feats.append(x)
+        width = self.fixed_frames or max(max(f.shape[0] for f in feats), 1)
+        batch = np.full((len(feats), feats[0].shape[1], width), self.padding_value, np.float32)
+        mask = np.zeros((len(feats), width), np.int64)
+        for i, f in enumerate(feats):
+            n = min(f.shape[0], width)
+            batch[i, :, :n] = f[:n].T
+            mask[i, :n] = 1
+        out = {"input_features": torch.from_numpy(batch), "attention_mask": torch.from_numpy(mask)}
+        if "label" in rows[0]:
+            out["labels"] = torch.tensor([int(r["label"]) for r in rows])
+        return out
+
+
+@dataclass
+class TrainingConfig:
+    """The baseline's training recipe (what ``scripts/train_baseline.py`` and the benchmarks use)."""
+
+    epochs: int = 20
+    batch_size: int = 32
+    learning_rate: float = 3e-3
+    weight_decay: float = 1e-2
+    warmup_ratio: float = 0.05
+    crop_frames: int | None = 250
+    augment_copies: int = 1
+    seed: int = 0
+    threads: int = 2
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def train_model(model, train_features: datasets.Dataset, eval_features: datasets.Dataset | None = None,
+                config: TrainingConfig | None = None, output_dir: str | os.PathLike = "runs/baseline",
+                fixed_frames: int | None = None, progress: bool = True, save_steps: int | None = None,
+                resume_from_checkpoint: str | bool | None = None):
+    """Fit ``model`` with ``Trainer``; evaluate (when ``eval_features``) and log every epoch.
+
+    Returns the Trainer (``trainer.state.log_history`` holds the per-epoch loss and metrics).
+    The final model is the last epoch's: the evaluation set never picks a checkpoint.
+    ``save_steps`` writes a ``checkpoint-N`` folder every N steps (none by default);
+    ``resume_from_checkpoint`` (a folder, or True for the last one in ``output_dir``) goes on
+    from one and ends as the uninterrupted run does (``tests/test_faults.py``).
+    """
+    import torch
+    from transformers import Trainer, TrainingArguments, set_seed
+
+    from .metrics import compute_metrics
+
+    config = config or TrainingConfig()
+    torch.set_num_threads(config.threads)
+    set_seed(config.seed)
+    args = TrainingArguments(
+        output_dir=str(output_dir), num_train_epochs=config.epochs,
+        per_device_train_batch_size=config.batch_size, per_device_eval_batch_size=64,
+        learning_rate=config.learning_rate, weight_decay=config.weight_decay,
+        warmup_steps=config.warmup_ratio, lr_scheduler_type="cosine",
+        eval_strategy="epoch" if eval_features is not None else "no", logging_strategy="epoch",
+        save_strategy="steps" if save_steps else "no", save_steps=save_steps or 500, report_to=[], use_cpu=True, seed=config.seed, data_seed=config.seed,
+        dataloader_num_workers=0, remove_unused_columns=False, disable_tqdm=not progress,
+        label_names=["labels"],
+    )
+    crop = None if fixed_frames else config.crop_frames
+    collator = PadCollator(crop_frames=crop, fixed_frames=fixed_frames, seed=config.seed)
+    trainer = Trainer(
+        model=model, args=args, train_dataset=train_features, eval_dataset=eval_features,
+        data_collator=collator, compute_metrics=compute_metrics, callbacks=[_CropEpoch(collator)],
+    )
+    # Evaluation must see whole clips: give it a collator without the random crop.
+    if eval_features is not None:
+        eval_collator = PadCollator(fixed_frames=fixed_frames)
+        trainer.get_eval_dataloader = _eval_loader(trainer, eval_collator)
+    if resume_from_checkpoint is True:
+        resume_from_checkpoint = last_checkpoint(output_dir)
+    trainer.train(resume_from_checkpoint=resume_from_checkpoint)
+    return trainer
+
+
+def last_checkpoint(output_dir: str | os.PathLike) -> str:
+    """The newest *complete* ``checkpoint-N`` in ``output_dir``.
+
+    Trainer writes a checkpoint in place and ``trainer_state.json`` last, so a run killed while
+    saving leaves a folder without it; Trainer's own ``get_last_checkpoint`` would pick that
+    folder and the resume would fail. Raises FileNotFoundError when there is none.
+    """
+    done = [p for p in Path(output_dir).glob("checkpoint-*")
+            if p.name.split("-")[-1].isdigit() and (p / "trainer_state.json").is_file()]
+    if not done:
+        raise FileNotFoundError(f"{output_dir}: no complete checkpoint-N folder to resume from")
+    return str(max(done, key=lambda p: int(p.name.split("-")[-1])))
+
+
+def _CropEpoch(collator: PadCollator):
+    """A callback that tells the collator which epoch it is crops for (also after a resume)."""
+    from transformers import TrainerCallback
+
+    class CropEpoch(TrainerCallback):
+        def on_epoch_begin(self, args, state, control, **kwargs):
+            collator.epoch = int(math.floor((state.epoch or 0) + 1e-6))
+
+    return CropEpoch()
+
+
+def _eval_loader(trainer, collator):
+    from torch.utils.data import DataLoader
+
+    def get_eval_dataloader(eval_dataset=None):
+        dataset = eval_dataset if eval_dataset is not None else trainer.eval_dataset
+        return DataLoader(dataset, batch_size=trainer.args.per_device_eval_batch_size,
+                          collate_fn=collator, shuffle=False)
+
+    return get_eval_dataloader
+
+
+def predict(model, features: datasets.Dataset, fixed_frames: int | None = None, batch_size: int = 64) -> np.ndarray:
+    """Logits of ``model`` on featurized whole clips (no crop, no augmentation)."""
+    import torch
+
+    collator = PadCollator(fixed_frames=fixed_frames)
+    model.eval()
+    out = []
+    with torch.inference_mode():
+        for start in range(0, len(features), batch_size):
+            rows = [features[i] for i in range(start, min(start + batch_size, len(features)))]
+            batch = collator(rows)
+            batch.pop("labels", None)
+            out.append(model(**batch).logits.float().numpy())
+    return np.concatenate(out) if out else np.zeros((0, model.config.num_labels), np.float32)
+
+
+def epoch_history(log_history: list[dict]) -> list[dict]:
+    """Per-epoch rows ``{epoch, train_loss, eval_loss, eval_accuracy, ...}`` from Trainer's log."""
+    epochs: dict[int, dict] = {}
+    for entry in log_history:
+        if "epoch" not in entry:
+            continue
+        epoch = int(round(entry["epoch"]))
+        row = epochs.setdefault(epoch, {"epoch": epoch})
+        if "loss" in entry:
+            row["train_loss"] = entry["loss"]
+        for k, v in entry.items():
+            if k.startswith("eval_") and isinstance(v, (int, float)):
+                row[k] = v
+    return [epochs[e] for e in sorted(epochs) if len(epochs[e]) > 1]
+
+
+def build_baseline(names: list[str], architecture: str = "cnn1d", seed: int | None = None, **config_overrides):
+    """A fresh baseline model and its feature extractor for the class ``names``.
+
+    With ``seed``, the random initial weights are seeded too (reproducible training starts here).
+    """
+    from transformers import set_seed
+
+    from .models import MfccCnnConfig, MfccCnnFeatureExtractor, MfccCnnForAudioClassification
+
+    if seed is not None:
+        set_seed(seed)
+
+    id2label = dict(enumerate(names))
+    label2id = {n: i for i, n in id2label.items()}
+    if architecture == "seed":
+        # Seed 000: 40 MFCC x 60 frames (1.9 s at 16 kHz, hop 512) = its 2400-long input vector.
+        fe = MfccCnnFeatureExtractor(feature_size=40, n_mfcc=40, n_mels=128, n_fft=2048, hop_length=512,
+                                     fixed_frames=60, trim_db=None)
+        config = MfccCnnConfig(architecture="seed", num_features=40, seed_frames=60, dropout=0.2,
+                               label_smoothing=0.0, id2label=id2label, label2id=label2id, **config_overrides)
+    else:
+        fe = MfccCnnFeatureExtractor()
+        config = MfccCnnConfig(architecture=architecture, num_features=fe.feature_size,
+                               id2label=id2label, label2id=label2id, **config_overrides)
+    return MfccCnnForAudioClassification(config), fe
+
+
+def fit_predict_baseline(train_ds: datasets.Dataset, test_ds: datasets.Dataset, names: list[str],
+                         architecture: str = "cnn1d", config: TrainingConfig | None = None,
+                         output_dir: str | os.PathLike = "runs/baseline", features: tuple | None = None,
+                         progress: bool = True) -> dict:
+    """Train a fresh baseline on ``train_ds`` and predict ``test_ds`` (one fold of a protocol).
+
+    ``features`` may pass ``(featurized_all, source_clip_ids_train, source_clip_ids_test)`` so the
+    folds of a protocol share one cached featurization of the whole corpus.
+
+    Returns ``{"y_true", "y_pred", "corpus", "speaker", "history", "model", "feature_extractor"}``.
+    """
+    config = config or TrainingConfig()
+    model, fe = build_baseline(names, architecture, seed=config.seed)
+    copies = config.augment_copies if architecture != "seed" else 0
+    if features is None:
+        train_f = featurize(train_ds, fe, augment_copies=copies, seed=config.seed, desc="train features")
+        test_f = featurize(test_ds, fe, desc="test features")
+    else:
+        all_f, train_ids, test_ids = features
+        train_f, test_f = rows_of(all_f, train_ids, copies=copies > 0), rows_of(all_f, test_ids, copies=False)
+    trainer = train_model(model, train_f, test_f, config, output_dir=output_dir,
+                          fixed_frames=fe.fixed_frames, progress=progress)
+    logits = predict(model, test_f, fixed_frames=fe.fixed_frames)
+    return {
+        "y_true": np.asarray(test_f["label"]), "y_pred": logits.argmax(-1), "corpus": list(test_f["corpus"]),
+        "speaker": list(test_f["speaker"]), "history": epoch_history(trainer.state.log_history),
+        "model": model, "feature_extractor": fe,
+    }

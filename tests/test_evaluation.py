@@ -1,0 +1,102 @@
+"""Evaluation protocols and reports: consistent figures, the PNGs and JSON, the CLI."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import numpy as np
+import pytest
+from sklearn.metrics import balanced_accuracy_score, f1_score
+
+from ser_hf.cli import main as cli
+from ser_hf.corpora import load_corpus
+from ser_hf.evaluation import baseline_recipe, run_protocol, summarize, with_clip_ids
+from ser_hf.training import TrainingConfig
+
+
+@pytest.fixture(scope="module")
+def savee_subset(data_root):
+    """Every 4th clip of SAVEE speakers DC and JE: 60 real clips, all 7 emotions."""
+    ds = load_corpus("savee", data_root / "SAVEE", label_set="7")
+    keep = [i for i, s in enumerate(ds["speaker"]) if s in ("savee_DC", "savee_JE")][::4]
+    return ds.select(keep)
+
+
+def _check_png(path):
+    assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and path.stat().st_size > 5000
+
+
+def test_protocol_report_is_consistent_with_sklearn(savee_subset, tmp_path, monkeypatch):
+    monkeypatch.setenv("SER_CACHE", str(tmp_path / "cache"))  # featurize for real, not from a user's cache
+    ds = with_clip_ids(savee_subset)
+    names = ds.features["emotion"].names
+    config = TrainingConfig(epochs=2, batch_size=16, threads=1)
+    recipe = baseline_recipe(names, "cnn1d", config=config, ds=ds, work_dir=tmp_path / "runs")
+    report = run_protocol(ds, "loso", recipe, names, out_dir=tmp_path / "out")
+    for name in ("report.json", "confusion.png", "curves.png"):
+        assert (tmp_path / "out" / name).is_file()
+    _check_png(tmp_path / "out" / "confusion.png")
+    _check_png(tmp_path / "out" / "curves.png")
+    saved = json.loads((tmp_path / "out" / "report.json").read_text())
+    assert [f["fold"] for f in saved["folds"]] == ["savee_DC", "savee_JE"]
+    fold_ua = []
+    for fold in saved["folds"]:
+        pred = saved["predictions"][fold["fold"]]
+        ua = balanced_accuracy_score(pred["y_true"], pred["y_pred"])
+        assert fold["unweighted_accuracy"] == pytest.approx(ua)
+        assert fold["macro_f1"] == pytest.approx(f1_score(pred["y_true"], pred["y_pred"], average="macro"))
+        fold_ua.append(ua)
+    assert saved["summary"]["unweighted_accuracy"]["mean"] == pytest.approx(np.mean(fold_ua))
+    assert saved["summary"]["unweighted_accuracy"]["std"] == pytest.approx(np.std(fold_ua))
+    assert np.sum(saved["pooled"]["confusion_matrix"]) == len(ds)
+    assert saved["per_corpus"]["savee"]["clips"] == len(ds)
+    assert saved["speaker_independent"] is True
+    assert [h["epoch"] for h in saved["history"]["savee_DC"]] == [1, 2]
+    assert report["summary"] == saved["summary"]
+
+
+def test_summary_pools_per_corpus_and_class():
+    names = ["neutral", "happy", "sad"]
+    folds = [
+        {"fold": "a", "y_true": [0, 1, 2, 2], "y_pred": [0, 1, 1, 2], "corpus": ["ravdess"] * 4},
+        {"fold": "b", "y_true": [0, 0, 1, 2], "y_pred": [0, 2, 1, 2], "corpus": ["tess", "tess", "savee", "savee"]},
+    ]
+    report = summarize(folds, names, protocol="kfold")
+    assert report["folds"][0]["unweighted_accuracy"] == pytest.approx((1 + 1 + 0.5) / 3)
+    tess = report["per_corpus"]["tess"]
+    assert (tess["clips"], tess["accuracy"], tess["recall_per_class"]) == (2, 0.5, {"neutral": 0.5})
+    assert report["summary"]["accuracy"]["mean"] == pytest.approx((0.75 + 0.75) / 2)
+    assert report["pooled"]["per_class"]["sad"]["recall"] == pytest.approx(2 / 3)
+
+
+def test_the_random_protocol_is_marked_as_leaking(savee_subset):
+    ds = savee_subset
+    # The random protocol is allowed to leak (it reproduces the seeds); the report says so.
+    seen = []
+
+    def fit_predict(train, test, fold):
+        seen.append(set(train["speaker"]) & set(test["speaker"]))
+        return {"y_true": np.asarray(test["emotion"]), "y_pred": np.zeros(len(test), int), "corpus": test["corpus"]}
+
+    report = run_protocol(ds, "random", fit_predict, ds.features["emotion"].names, test_size=0.25, seed=0)
+    assert seen[0] and report["speaker_independent"] is False
+
+
+def test_cli_evaluate_writes_the_report(data_root, tmp_path, monkeypatch, capsys):
+    root = tmp_path / "corpora" / "SAVEE"
+    root.mkdir(parents=True)
+    for speaker in ("DC", "JE"):
+        for code in ("a", "h", "n", "sa"):
+            for n in (1, 2, 3):
+                shutil.copy(data_root / "SAVEE" / f"{speaker}_{code}{n:02d}.flac", root)
+    (root / "JE_a09.flac").write_bytes(b"")  # a broken file among good ones: reported, skipped
+    monkeypatch.setenv("SER_CACHE", str(tmp_path / "cache"))
+    out = tmp_path / "report"
+    code = cli(["evaluate", "seed", "--data", str(tmp_path / "corpora"), "--protocol", "loso", "--epochs", "1",
+                "--threads", "1", "--output", str(out)])
+    assert code == 0
+    text = capsys.readouterr().out
+    assert "unweighted_accuracy" in text and "2 fold(s)" in text
+    saved = json.loads((out / "report.json").read_text())
+    assert sum(f["test_clips"] for f in saved["folds"]) == 24
