@@ -1,0 +1,309 @@
+"""The fine-tuned Whisper-tiny.en targets: speaker-independent UA, cost, and the window question.
+
+Stages (``python -m bench.finetune STAGE ...``; ``python -m bench finetune`` runs them all, hours
+on a CPU):
+
+- ``reference``: the frozen encoder (mean over frames and layers) + logistic regression on
+  RAVDESS 8 classes, 5 speaker-independent folds, three ways of feeding Whisper: padded to 30 s
+  as stock, padded to the 4 s window the shipped model uses, and each clip at its own length.
+  Accuracy and encoder time per clip for each: what the window costs.
+- ``timing``: the classifier's time per clip for the three inputs, side by side on 40 clips.
+- ``ravdess``: ``finetune/train.py`` on the same folds (8 classes); ``all3``: RAVDESS + TESS + SAVEE,
+  7 classes, 5 speaker folds; ``savee``: SAVEE leave-one-speaker-out. Each reads the per-fold runs'
+  ``all_results.json`` and reports mean UA, throughput (s per clip per epoch) and peak RAM.
+
+Results merge into ``bench/results/finetune.json`` stage by stage, so stages can run apart.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import shlex
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+from .common import DATA, RESULTS, row
+
+NAME = "finetune"
+BACKBONE = Path(os.environ.get("SER_WHISPER", Path(__file__).resolve().parents[2] / "shared" / "models" / "whisper-tiny.en"))
+RUNS = Path(os.environ.get("SER_FINETUNE_RUNS", "/tmp/ser_finetune_runs"))
+ROOT = Path(__file__).resolve().parents[1]
+WINDOW_SECONDS = 3  # the shipped model's window (finetune/recipes/whisper_tiny.json)
+TIMING_CLIPS = 50  # clips timed for a variant whose accuracy is not measured
+# Cross-validation runs report the last epoch: choosing the best epoch on the test fold would flatter them.
+DEFAULT_TRAIN_ARGS = (f"{ROOT / 'finetune' / 'recipes' / 'whisper_tiny.json'} "
+                      "--save_strategy no --load_best_model_at_end False")
+
+
+def _merge(rows: list[dict]) -> None:
+    """Replace this stage's rows in finetune.json, keep the other stages' rows."""
+    from .common import write
+
+    path = RESULTS / f"{NAME}.json"
+    old = json.loads(path.read_text()) if path.exists() else []
+    keys = {(r["benchmark"], r["metric"]) for r in rows}
+    write(NAME, [r for r in old if (r["benchmark"], r["metric"]) not in keys] + rows)
+
+
+def _threads() -> int:
+    import torch
+
+    return torch.get_num_threads()
+
+
+def encode_reference(ds, cache: Path, variants=("padded", "window", "own")) -> dict:
+    """Pooled frozen-encoder states of every clip for each variant; cached in ``cache`` (npz).
+
+    ``padded``: stock, 30 s; ``window``: padded to the shipped model's window; ``own``: the clip's
+    own length. A variant left out of ``variants`` is only timed, on the first ``TIMING_CLIPS`` clips.
+    """
+    if cache.exists():
+        cached = dict(np.load(cache))
+        if all(v in cached for v in variants):
+            return cached
+    import torch
+    from transformers import AutoFeatureExtractor, AutoModelForAudioClassification
+
+    from ser_hf.audio import load_audio
+    from ser_hf.models.whisper_clip import fit_window, own_length, own_length_features
+
+    fe = AutoFeatureExtractor.from_pretrained(BACKBONE)
+    padded = AutoModelForAudioClassification.from_pretrained(BACKBONE, num_labels=2).eval()
+    short_fe = AutoFeatureExtractor.from_pretrained(BACKBONE)
+    windowed = AutoModelForAudioClassification.from_pretrained(BACKBONE, num_labels=2).eval()
+    fit_window(windowed, short_fe, WINDOW_SECONDS)
+
+    def pooled(model, features, frames):
+        out = model.encoder(features, output_hidden_states=True)
+        states = torch.stack(out.hidden_states[1:], 0)[:, 0, :frames]  # layers x frames x dim
+        return states.mean(dim=(0, 1)).numpy()
+
+    def run(variant, audio, frames):
+        if variant == "padded":
+            return pooled(padded, fe(audio, sampling_rate=16000, return_tensors="pt").input_features, frames)
+        if variant == "window":
+            x = short_fe(audio, sampling_rate=16000, return_tensors="pt").input_features
+            return pooled(windowed, x, min(frames, WINDOW_SECONDS * 50))
+        x = own_length_features(fe, audio)
+        with own_length(padded, x.shape[-1]):
+            return pooled(padded, x, frames)
+
+    feats = {k: [] for k in ("padded", "window", "own")}
+    seconds = {k: 0.0 for k in feats}
+    counts = {k: 0 for k in feats}
+    with torch.inference_mode():
+        for i, path in enumerate(ds["path"]):
+            audio = load_audio(path)
+            frames = max(1, int(np.ceil(len(audio) / fe.hop_length / 2)))
+            for variant in feats:
+                if variant not in variants and i >= TIMING_CLIPS:
+                    continue
+                t = time.perf_counter()
+                feats[variant].append(run(variant, audio, frames))
+                seconds[variant] += time.perf_counter() - t
+                counts[variant] += 1
+            if i % 100 == 0:
+                print(f"encoded {i}/{len(ds)}", {k: round(v / max(1, counts[k]), 4) for k, v in seconds.items()}, flush=True)
+    result = {k: np.stack(v) for k, v in feats.items() if k in variants}
+    result.update({f"seconds_{k}": np.array(v / counts[k]) for k, v in seconds.items()})
+    cache.parent.mkdir(parents=True, exist_ok=True)
+    np.savez(cache, **result)
+    return result
+
+
+def _reference_uas(ds, features, labels, folds) -> list[float]:
+    """Logistic regression on pooled frozen states, UA on each of the given RAVDESS folds."""
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    from ser_hf.metrics import scores
+    from ser_hf.splits import protocol_folds
+
+    all_folds = protocol_folds(ds, "kfold", n_folds=5)
+    uas = []
+    for index in folds:
+        split = all_folds[index][1]
+        train, test = np.asarray(split["train"]["row"]), np.asarray(split["test"]["row"])
+        clf = make_pipeline(StandardScaler(), LogisticRegression(C=0.1, max_iter=2000))
+        clf.fit(features[train], labels[train])
+        uas.append(scores(labels[test], clf.predict(features[test]))["unweighted_accuracy"])
+    return uas
+
+
+def reference_on_folds(folds) -> float | None:
+    """Mean UA of the frozen reference (3 s window) on these RAVDESS folds, from the cached features."""
+    import ser_hf
+
+    cache = RUNS / "reference_features.npz"
+    if not cache.exists():
+        return None
+    ds = ser_hf.load_corpora(DATA, names=["ravdess"], label_set="8")
+    ds = ds.add_column("row", list(range(len(ds))))
+    return float(np.mean(_reference_uas(ds, np.load(cache)["window"], np.asarray(ds["emotion"]), folds)))
+
+
+def reference(variants=("padded", "window", "own")) -> list[dict]:
+    """Frozen encoder + logistic regression on RAVDESS 8-class folds: padded vs window vs own length."""
+    import ser_hf
+
+    ds = ser_hf.load_corpora(DATA, names=["ravdess"], label_set="8")
+    ds = ds.add_column("row", list(range(len(ds))))
+    feats = encode_reference(ds.remove_columns("audio"), RUNS / "reference_features.npz", variants)
+    labels = np.asarray(ds["emotion"])
+    rows, base = [], "RAVDESS 8 classes, 5 speaker folds, frozen whisper-tiny.en + logistic regression"
+    for variant, what in (("padded", "padded to 30 s (stock)"), ("window", f"padded to a {WINDOW_SECONDS} s window"),
+                          ("own", "own length")):
+        if variant in feats:
+            uas = _reference_uas(ds, feats[variant], labels, range(5))
+            rows.append(row(base, f"UA, input {what}", round(100 * float(np.mean(uas)), 1), "%",
+                            notes=f"per fold {[round(100 * u, 1) for u in uas]}; std {100 * np.std(uas):.1f}"))
+        timed = len(ds) if variant in feats else TIMING_CLIPS
+        rows.append(row(base, f"encoder time per clip, input {what}", round(1000 * float(feats[f'seconds_{variant}']), 1),
+                        "ms", notes=f"{_threads()} torch thread(s), one clip at a time, {timed} clips, "
+                                    "2-core machine shared with other jobs"))
+    return rows
+
+
+def timing(clips: int = 40) -> list[dict]:
+    """Encoder time per clip for the three inputs, side by side on the same clips (interleaved)."""
+    import torch
+    from transformers import AutoFeatureExtractor, AutoModelForAudioClassification
+
+    import ser_hf
+    from ser_hf.audio import load_audio
+    from ser_hf.models.whisper_clip import fit_window, own_length, own_length_features
+
+    fe, short_fe = AutoFeatureExtractor.from_pretrained(BACKBONE), AutoFeatureExtractor.from_pretrained(BACKBONE)
+    stock = AutoModelForAudioClassification.from_pretrained(BACKBONE, num_labels=8).eval()
+    windowed = AutoModelForAudioClassification.from_pretrained(BACKBONE, num_labels=8).eval()
+    fit_window(windowed, short_fe, WINDOW_SECONDS)
+    ds = ser_hf.load_corpora(DATA, names=["ravdess"], label_set="8").shuffle(seed=0).select(range(clips))
+    seconds = {"padded": 0.0, "window": 0.0, "own": 0.0}
+    with torch.inference_mode():
+        for path in ds["path"]:
+            audio = load_audio(path)
+            t = time.perf_counter()
+            stock(fe(audio, sampling_rate=16000, return_tensors="pt").input_features)
+            seconds["padded"] += time.perf_counter() - t
+            t = time.perf_counter()
+            windowed(short_fe(audio, sampling_rate=16000, return_tensors="pt").input_features)
+            seconds["window"] += time.perf_counter() - t
+            t = time.perf_counter()
+            x = own_length_features(fe, audio)
+            with own_length(stock, x.shape[-1]):
+                stock(x)
+            seconds["own"] += time.perf_counter() - t
+    base = "whisper-tiny.en classifier forward (features + encoder + head), RAVDESS clips"
+    ms = {k: 1000 * v / clips for k, v in seconds.items()}
+    note = f"{clips} clips, interleaved, {_threads()} torch thread(s), 2-core machine shared with other jobs"
+    return [row(base, "time per clip, padded to 30 s (stock)", round(ms["padded"], 1), "ms", notes=note),
+            row(base, f"time per clip, {WINDOW_SECONDS} s window (shipped)", round(ms["window"], 1), "ms",
+                notes=f"{ms['padded'] / ms['window']:.1f}x faster than 30 s; {note}"),
+            row(base, "time per clip, own length", round(ms["own"], 1), "ms",
+                notes=f"{ms['padded'] / ms['own']:.1f}x faster than 30 s; {note}")]
+
+
+def _run_folds(stage: str, corpora: list[str], label_set: str, protocol: str, folds: list[int],
+               extra: list[str]) -> list[Path]:
+    """Run finetune/train.py once per fold (skipping folds already done); return the run folders."""
+    outs = []
+    for fold in folds:
+        out = RUNS / stage / f"fold{fold}"
+        outs.append(out)
+        if (out / "all_results.json").exists():
+            continue
+        cmd = [sys.executable, str(ROOT / "finetune" / "train.py"), *extra[:1], "--model_name_or_path", str(BACKBONE),
+               "--data_root", str(DATA), "--corpora", *corpora, "--label_set", label_set,
+               "--protocol", protocol, "--fold", str(fold), "--output_dir", str(out), *extra[1:]]
+        print(" ".join(cmd), flush=True)
+        subprocess.run(cmd, check=True)
+    return outs
+
+
+def summarise(stage: str, benchmark: str, outs: list[Path], goal: float | None, goal_text: str | None,
+              folds=()) -> list[dict]:
+    """Mean last-epoch UA over the finished folds, throughput and RAM from their results."""
+    results = [json.loads((o / "all_results.json").read_text()) for o in outs if (o / "all_results.json").exists()]
+    if not results:
+        return []
+    uas = [r["eval_unweighted_accuracy"] for r in results]
+    mean = 100 * float(np.mean(uas))
+    counted = f"{len(results)} fold(s)"
+    best = 100 * float(np.mean([max(e["eval_unweighted_accuracy"] for e in r["eval_per_epoch"]) for r in results]))
+    rows = [row(benchmark, "UA (last epoch)", round(mean, 1), "%", goal_text, None if goal is None else mean >= goal,
+                notes=f"{counted}, per fold {[round(100 * u, 1) for u in uas]}"),
+            row(benchmark, "accuracy (last epoch)", round(100 * float(np.mean([r['eval_accuracy'] for r in results])), 1), "%",
+                notes=counted),
+            row(benchmark, "macro-F1 (last epoch)", round(100 * float(np.mean([r['eval_macro_f1'] for r in results])), 1), "%",
+                notes=counted),
+            row(benchmark, "UA (best epoch, chosen on the test fold: optimistic)", round(best, 1), "%",
+                notes=f"{counted}; for comparison only")]
+    if stage == "ravdess":
+        done = [f for f, o in zip(folds, outs) if (o / "all_results.json").exists()]
+        ref = reference_on_folds(done)
+        if ref is not None:
+            rows.append(row(benchmark, "UA gain over the frozen reference on the same folds", round(mean - 100 * ref, 1),
+                            "points", "> 0", mean > 100 * ref,
+                            notes=f"frozen encoder (3 s window) + logistic regression: {100 * ref:.1f} % on fold(s) {done}"))
+    per_clip = [r["train_runtime"] / (r["train_samples"] * r["epoch"]) for r in results if "train_runtime" in r]
+    if per_clip:
+        rows.append(row(benchmark, "training time per clip per epoch", round(1000 * float(np.mean(per_clip)), 1), "ms",
+                        notes=f"{results[0].get('torch_threads', '?')} torch threads on the shared 2-core machine"))
+    ram = [r["peak_ram_mb"] for r in results if "peak_ram_mb" in r]
+    if ram:
+        rows.append(row(benchmark, "peak RAM", round(max(ram)), "MB"))
+    return rows
+
+
+STAGES = {
+    "ravdess": dict(corpora=["ravdess"], label_set="8", protocol="kfold", folds=range(5),
+                    benchmark="RAVDESS 8 classes, 5 speaker folds (4 actors each), fine-tuned whisper-tiny.en",
+                    goal=75.0, goal_text=">= 75 % (beat the frozen reference first)"),
+    "all3": dict(corpora=["ravdess", "tess", "savee"], label_set="7", protocol="kfold", folds=range(5),
+                 benchmark="RAVDESS+TESS+SAVEE 7 classes, 5 speaker folds, fine-tuned whisper-tiny.en",
+                 goal=75.0, goal_text=">= 75 %"),
+    "savee": dict(corpora=["savee"], label_set="7", protocol="loso", folds=range(4),
+                  benchmark="SAVEE 7 classes, leave one speaker out, fine-tuned whisper-tiny.en",
+                  goal=65.0, goal_text=">= 65 %"),
+}
+
+
+def main(argv=None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m bench.finetune", description=__doc__.split("\n\n")[0])
+    parser.add_argument("stages", nargs="*", default=["reference", "timing", *STAGES],
+                        choices=["reference", "timing", *STAGES])
+    parser.add_argument("--folds", type=int, nargs="*", help="fold indices to run (default: all)")
+    parser.add_argument("--with-padded", action="store_true",
+                        help="reference: also measure the accuracy of 30 s padding (ten times the encoder time)")
+    parser.add_argument("--summarise-only", action="store_true", help="only read finished runs")
+    parser.add_argument("--train-args", default=DEFAULT_TRAIN_ARGS,
+                        help="recipe JSON then finetune/train.py options (default: %(default)s)")
+    args = parser.parse_args([] if argv is None else argv)
+    extra = shlex.split(args.train_args)
+    for stage in args.stages:
+        if stage == "reference":
+            _merge(reference(("padded", "window", "own") if args.with_padded else ("window", "own")))
+            continue
+        if stage == "timing":
+            _merge(timing())
+            continue
+        spec = STAGES[stage]
+        folds = args.folds if args.folds is not None else list(spec["folds"])
+        if args.summarise_only:
+            outs = [RUNS / stage / f"fold{f}" for f in folds]
+        else:
+            outs = _run_folds(stage, spec["corpora"], spec["label_set"], spec["protocol"], folds, extra)
+        _merge(summarise(stage, spec["benchmark"], outs, spec["goal"], spec["goal_text"], folds))
+    print(f"peak RAM of this process: {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024} MB")
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
