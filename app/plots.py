@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import matplotlib
+import numpy as np
+from matplotlib.figure import Figure
 
-matplotlib.use("Agg")  # the app renders on a server thread, never on a screen
-
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
+# Figures are built without pyplot: pyplot keeps every figure it makes in a global registry until
+# it is closed, which on a server that draws one per request is a memory leak.
 
 # One colour per emotion of the taxonomy, the same in every figure.
 COLOURS = {"neutral": "#9e9e9e", "calm": "#80cbc4", "happy": "#fbc02d", "sad": "#1e88e5", "angry": "#e53935",
@@ -19,7 +18,8 @@ def waveform_and_spectrogram(samples: np.ndarray, sr: int):
     import librosa
     import librosa.display
 
-    fig, (top, bottom) = plt.subplots(2, 1, figsize=(8, 4.2), sharex=True, constrained_layout=True)
+    fig = Figure(figsize=(8, 4.2), constrained_layout=True)
+    top, bottom = fig.subplots(2, 1, sharex=True)
     librosa.display.waveshow(samples, sr=sr, ax=top, color="#1e88e5")
     top.set(title="Waveform", ylabel="amplitude", xlabel=None)
     mel = librosa.feature.melspectrogram(y=samples, sr=sr, n_mels=80, n_fft=400, hop_length=160)
@@ -32,7 +32,8 @@ def waveform_and_spectrogram(samples: np.ndarray, sr: int):
 
 def timeline_figure(rows: list[dict], labels: list[str]):
     """The emotion timeline: one coloured bar per speech segment, its height the model's confidence."""
-    fig, ax = plt.subplots(figsize=(10, 3), constrained_layout=True)
+    fig = Figure(figsize=(10, 3), constrained_layout=True)
+    ax = fig.subplots()
     for row in rows:
         ax.barh(labels.index(row["emotion"]), row["end"] - row["start"], left=row["start"], height=0.25 + 0.6 * row["score"],
                 color=COLOURS.get(row["emotion"], "#607d8b"))
