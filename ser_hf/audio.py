@@ -19,13 +19,19 @@ What hostile input gets (``docs/reliability.md`` has the full table):
 - input longer than ``max_duration`` is refused from its header before it is decoded, and
   decoding never reads past ``max_duration`` even when the header lies, so memory stays
   bounded; stream long recordings with :func:`iter_chunks` instead.
+
+Where torchcodec or FFmpeg's libraries cannot load (GPU images whose torch no torchcodec build
+matches), files are read by libsndfile (WAV, FLAC, OGG, AIFF) and resampled by soxr, with one
+warning: the same samples for 16 kHz mono files, the same stereo matrix, soxr's resampling error.
 """
 
 from __future__ import annotations
 
+import functools
 import io
 import os
 import re
+import warnings
 from pathlib import Path
 from typing import Iterator, Union
 
@@ -148,6 +154,48 @@ def _libsndfile_fallback(source, stop: float | None) -> tuple[np.ndarray, int] |
         return None
 
 
+@functools.cache
+def ffmpeg_available() -> bool:
+    """Whether torchcodec and FFmpeg's shared libraries load; warns once when they do not."""
+    try:
+        from torchcodec.decoders import AudioDecoder  # noqa: F401
+    except Exception as exc:  # ImportError, or OSError/RuntimeError when the libraries are missing
+        reason = " ".join(str(exc).split())[:200] or type(exc).__name__
+        warnings.warn(f"torchcodec/FFmpeg unavailable ({reason}): decoding with libsndfile (WAV, FLAC, OGG, "
+                      f"AIFF only) and resampling with soxr", RuntimeWarning, stacklevel=2)
+        return False
+    return True
+
+
+def _decode_libsndfile(source, sampling_rate: int, max_duration: float | None) -> np.ndarray:
+    """Decode without FFmpeg: libsndfile, FFmpeg's stereo matrix, soxr. Same checks as FFmpeg's path."""
+    import soundfile as sf
+
+    name = _describe(source)
+    if isinstance(source, (str, os.PathLike)):
+        _check_path(Path(source), name)
+        opened = str(source)
+    elif len(source) == 0:
+        raise AudioError(name, "empty input (0 bytes)")
+    else:
+        opened = io.BytesIO(source)
+    try:
+        with sf.SoundFile(opened) as f:
+            rate = f.samplerate
+            if not MIN_RATE <= rate <= MAX_RATE:
+                raise AudioError(name, f"implausible sample rate {rate} Hz in the header (expected {MIN_RATE}-{MAX_RATE} Hz)")
+            if max_duration and f.frames > max_duration * rate:
+                raise AudioError(name, _too_long(f.frames / rate, max_duration))
+            frames = f.read(dtype="float32", always_2d=True)
+    except AudioError:
+        raise
+    except Exception as exc:
+        raise AudioError(name, f"not a readable audio file without FFmpeg (libsndfile: {_reason(exc)})") from None
+    if frames.size == 0:
+        raise AudioError(name, "no audio samples (header only or empty stream)")
+    return _from_array(frames, rate, sampling_rate, name, max_duration)
+
+
 def _resample(samples: np.ndarray, rate: int, sampling_rate: int) -> np.ndarray:
     """FFmpeg's resampler (the one datasets.Audio uses) over a clean mono float stream.
 
@@ -155,6 +203,10 @@ def _resample(samples: np.ndarray, rate: int, sampling_rate: int) -> np.ndarray:
     changes its rate mid-way (fuzzing found an ADTS one) crashes the process in that path;
     decoding at the file's own rate raises a clean error on the same input instead.
     """
+    if not ffmpeg_available():
+        import soxr
+
+        return soxr.resample(np.ascontiguousarray(samples, np.float32), rate, sampling_rate, "HQ")
     import soundfile as sf
     from torchcodec.decoders import AudioDecoder
 
@@ -165,6 +217,8 @@ def _resample(samples: np.ndarray, rate: int, sampling_rate: int) -> np.ndarray:
 
 
 def _decode_file(source, sampling_rate: int, max_duration: float | None) -> np.ndarray:
+    if not ffmpeg_available():
+        return _decode_libsndfile(source, sampling_rate, max_duration)
     name = _describe(source)
     decoder = _open(source, None, name)
     duration = _header_duration(decoder)
@@ -242,6 +296,11 @@ def _from_array(array, sr, sampling_rate: int, name: str, max_duration: float | 
 
 def _downmix(frames: np.ndarray, rate: int, name: str) -> np.ndarray:
     """FFmpeg's downmix of ``(samples, channels)`` floats: arrays get what their file would get."""
+    if not ffmpeg_available():
+        # FFmpeg's stereo matrix; for more channels a plain mean (FFmpeg weighs them by layout).
+        if frames.shape[1] == 2:
+            return (frames[:, 0] + frames[:, 1]) / np.float32(np.sqrt(2))
+        return frames.mean(axis=1)
     import soundfile as sf
     from torchcodec.decoders import AudioDecoder
 
@@ -421,6 +480,8 @@ def probe(path: str | os.PathLike) -> dict:
         if info.frames <= 0:
             raise AudioError(name, "no audio samples (header only or empty stream)")
         return {"sampling_rate": info.samplerate, "channels": info.channels, "duration": info.duration}
+    if not ffmpeg_available():
+        raise AudioError(name, "not a format libsndfile reads (WAV, FLAC, OGG, AIFF), and FFmpeg is unavailable")
     decoder = _open(path, None, name, mono=False)
     meta = decoder.metadata
     duration = _header_duration(decoder)
