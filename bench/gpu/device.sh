@@ -1,0 +1,85 @@
+#!/usr/bin/env bash
+# On the lent GPU machine, from the repo root: unpack whatever parts of `python -m bench.gpu.pack`
+# arrived (.device/partN/pack.tar), install the wheels the image lacks, then run the named steps.
+#   bash bench/gpu/device.sh                 # unpack only (a call that just carries a part)
+#   bash bench/gpu/device.sh throughput      # python -m bench.gpu.throughput
+#   bash bench/gpu/device.sh grid1 | grid2   # fine-tuning experiments (see below)
+# Everything stays under .device/ (ignored, and kept between calls while the machine is warm);
+# results go to $OUT. See bench/gpu/README.md.
+set -uo pipefail
+D=$PWD/.device
+PACK=$D/pack
+SITE=$D/site
+mkdir -p "$PACK"
+for tar in "$D"/part*/pack.tar; do
+  [ -f "$tar" ] && tar xf "$tar" -C "$PACK" && echo "unpacked $tar"
+done
+if [ ! -f "$SITE/.installed" ] && ls "$PACK"/wheels/*.whl >/dev/null 2>&1; then
+  python3 -m pip install -q --no-index --no-deps --no-compile --target "$SITE" "$PACK"/wheels/*.whl && touch "$SITE/.installed" || exit 1
+fi
+export PYTHONPATH=$SITE:$PWD${PYTHONPATH:+:$PYTHONPATH} HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1 HF_HOME=$D/hf PYTHONUNBUFFERED=1 \
+  SER_DATA=$PACK/corpora SER_WHISPER=$PACK/backbone SER_FINETUNE_RUNS=$D/runs SER_CACHE=$D/cache
+OUT=${OUT:-$D/out}
+mkdir -p "$OUT"
+for c in RAVDESS SAVEE TESS; do
+  printf '%s: %s files  ' "$c" "$(find "$PACK/corpora/$c" -type f 2>/dev/null | wc -l)"
+done
+echo
+[ $# -eq 0 ] && exit 0
+
+PY=python3
+LAUNCH=${LAUNCH:-"$PY -m accelerate.commands.launch --config_file finetune/accelerate/gpu.yaml"}
+CPU_RECIPE=finetune/recipes/whisper_tiny.json
+GPU_RECIPE=finetune/recipes/whisper_tiny_gpu.json
+DEADLINE=${DEADLINE:-540}   # seconds; what finished by then is collected
+
+finetune() {  # finetune TAG STAGES... -- TRAIN_ARGS
+  local tag=$1; shift
+  local stages=()
+  while [ "$1" != "--" ]; do stages+=("$1"); shift; done; shift
+  $PY -m bench.finetune "${stages[@]}" --tag "$tag" --jobs "${JOBS:-5}" --launcher "$LAUNCH" \
+    --train-args "$* --save_strategy no --load_best_model_at_end False ${EXTRA:-}" > "$D/log-$tag-${stages[0]}.txt" 2>&1
+}
+
+collect() {
+  (cd "$D" && find runs -name all_results.json -o -name train.log | tar czf "$OUT/runs.tgz" -T -) 2>/dev/null
+  tail -n 5 "$D"/log-*.txt 2>/dev/null | tail -n 60
+  nvidia-smi --query-gpu=name,memory.used,memory.total --format=csv 2>/dev/null
+}
+
+run_parallel() {  # each argument is one shell command; all run side by side until DEADLINE
+  local pids=()
+  for cmd in "$@"; do bash -c "$cmd" & pids+=($!); done
+  local start=$SECONDS
+  while [ $((SECONDS - start)) -lt "$DEADLINE" ] && kill -0 "${pids[@]}" 2>/dev/null; do sleep 5; done
+  pkill -f finetune/train.py 2>/dev/null
+  wait
+}
+export -f finetune
+export D PY LAUNCH CPU_RECIPE GPU_RECIPE EXTRA JOBS
+
+for step in "$@"; do
+  case $step in
+    throughput) $PY -m bench.gpu.throughput ${THROUGHPUT_ARGS:-} ;;
+    # RAVDESS 8 classes on the CPU recipe (equivalence with the CPU figures), the GPU recipe and an
+    # ablation; the GPU recipe with more training speakers; SAVEE within-corpus LOSO.
+    grid1) run_parallel \
+      "finetune cpu ravdess -- $CPU_RECIPE" \
+      "finetune gpu ravdess -- $GPU_RECIPE" \
+      "finetune gpu-nospec ravdess -- $GPU_RECIPE --augment_spec_masks 0" \
+      "finetune gpu ravdess_extra -- $GPU_RECIPE" \
+      "finetune gpu savee -- $GPU_RECIPE" ;;
+    grid2) run_parallel \
+      "finetune gpu all3 -- $GPU_RECIPE" \
+      "finetune gpu savee_extra -- $GPU_RECIPE" ;;
+    # Every target of the GPU recipe at once (the machine's 16 cores feed the GPU).
+    targets) run_parallel \
+      "finetune gpu ravdess -- $GPU_RECIPE" \
+      "finetune gpu ravdess_extra -- $GPU_RECIPE" \
+      "finetune gpu all3 -- $GPU_RECIPE" \
+      "finetune gpu savee -- $GPU_RECIPE" \
+      "finetune gpu savee_extra -- $GPU_RECIPE" ;;
+    *) echo "unknown step $step"; exit 2 ;;
+  esac
+done
+collect
