@@ -212,19 +212,41 @@ def timing(clips: int = 40) -> list[dict]:
 
 
 def _run_folds(stage: str, corpora: list[str], label_set: str, protocol: str, folds: list[int],
-               extra: list[str]) -> list[Path]:
-    """Run finetune/train.py once per fold (skipping folds already done); return the run folders."""
-    outs = []
+               extra: list[str], jobs: int = 1, launcher: list[str] = (), tag: str = "") -> list[Path]:
+    """Run finetune/train.py once per fold, ``jobs`` at a time (skipping folds already done).
+
+    ``launcher`` prefixes each command (e.g. ``accelerate launch --config_file finetune/accelerate/gpu.yaml``);
+    on one GPU several folds of a small backbone run side by side. Returns the run folders.
+    """
+    outs, pending = [], []
     for fold in folds:
-        out = RUNS / stage / f"fold{fold}"
+        out = RUNS / (f"{stage}-{tag}" if tag else stage) / f"fold{fold}"
         outs.append(out)
         if (out / "all_results.json").exists():
             continue
-        cmd = [sys.executable, str(ROOT / "finetune" / "train.py"), *extra[:1], "--model_name_or_path", str(BACKBONE),
+        script = [str(ROOT / "finetune" / "train.py")] if launcher else [sys.executable, str(ROOT / "finetune" / "train.py")]
+        cmd = [*launcher, *script, *extra[:1], "--model_name_or_path", str(BACKBONE),
                "--data_root", str(DATA), "--corpora", *corpora, "--label_set", label_set,
                "--protocol", protocol, "--fold", str(fold), "--output_dir", str(out), *extra[1:]]
-        print(" ".join(cmd), flush=True)
-        subprocess.run(cmd, check=True)
+        pending.append((cmd, out))
+    running = []
+    while pending or running:
+        while pending and len(running) < jobs:
+            cmd, out = pending.pop(0)
+            out.mkdir(parents=True, exist_ok=True)
+            print(" ".join(cmd), flush=True)
+            log = open(out / "train.log", "w") if jobs > 1 else None
+            running.append((subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT if log else None), out, log))
+        time.sleep(1)
+        for item in list(running):
+            proc, out, log = item
+            if proc.poll() is None:
+                continue
+            running.remove(item)
+            if log:
+                log.close()
+            if proc.returncode:
+                print(f"fold run failed ({proc.returncode}): {out}; log: {out / 'train.log'}", flush=True)
     return outs
 
 
@@ -246,7 +268,7 @@ def summarise(stage: str, benchmark: str, outs: list[Path], goal: float | None, 
                 notes=counted),
             row(benchmark, "UA (best epoch, chosen on the test fold: optimistic)", round(best, 1), "%",
                 notes=f"{counted}; for comparison only")]
-    if stage == "ravdess":
+    if stage.startswith("ravdess"):
         done = [f for f, o in zip(folds, outs) if (o / "all_results.json").exists()]
         ref = reference_on_folds(done)
         if ref is not None:
@@ -255,8 +277,13 @@ def summarise(stage: str, benchmark: str, outs: list[Path], goal: float | None, 
                             notes=f"frozen encoder (3 s window) + logistic regression: {100 * ref:.1f} % on fold(s) {done}"))
     per_clip = [r["train_runtime"] / (r["train_samples"] * r["epoch"]) for r in results if "train_runtime" in r]
     if per_clip:
+        where = (f"{results[0]['gpu']}, {results[0].get('mixed_precision', 'no')} mixed precision, folds run side by side"
+                 if results[0].get("gpu") else f"{results[0].get('torch_threads', '?')} torch threads on the shared 2-core machine")
         rows.append(row(benchmark, "training time per clip per epoch", round(1000 * float(np.mean(per_clip)), 1), "ms",
-                        notes=f"{results[0].get('torch_threads', '?')} torch threads on the shared 2-core machine"))
+                        notes=where))
+    gpu = [r["peak_gpu_memory_mb"] for r in results if "peak_gpu_memory_mb" in r]
+    if gpu:
+        rows.append(row(benchmark, "peak GPU memory per run", round(max(gpu)), "MB", notes="torch.cuda.max_memory_allocated"))
     ram = [r["peak_ram_mb"] for r in results if "peak_ram_mb" in r]
     if ram:
         rows.append(row(benchmark, "peak RAM", round(max(ram)), "MB"))
@@ -273,6 +300,13 @@ STAGES = {
     "savee": dict(corpora=["savee"], label_set="7", protocol="loso", folds=range(4),
                   benchmark="SAVEE 7 classes, leave one speaker out, fine-tuned whisper-tiny.en",
                   goal=65.0, goal_text=">= 65 %"),
+    # The same test folds, with the other corpora's speakers added to every training split.
+    "ravdess_extra": dict(corpora=["ravdess"], extra=["tess", "savee"], label_set="8", protocol="kfold", folds=range(5),
+                          benchmark="RAVDESS 8 classes, 5 speaker folds, fine-tuned whisper-tiny.en, TESS+SAVEE added to training",
+                          goal=75.0, goal_text=">= 75 %"),
+    "savee_extra": dict(corpora=["savee"], extra=["ravdess", "tess"], label_set="7", protocol="loso", folds=range(4),
+                        benchmark="SAVEE 7 classes, leave one speaker out, fine-tuned whisper-tiny.en, RAVDESS+TESS added to training",
+                        goal=65.0, goal_text=">= 65 %"),
 }
 
 
@@ -286,6 +320,10 @@ def main(argv=None) -> None:
     parser.add_argument("--summarise-only", action="store_true", help="only read finished runs")
     parser.add_argument("--train-args", default=DEFAULT_TRAIN_ARGS,
                         help="recipe JSON then finetune/train.py options (default: %(default)s)")
+    parser.add_argument("--jobs", type=int, default=1, help="folds trained side by side (default 1)")
+    parser.add_argument("--launcher", default="", help="command before train.py, e.g. "
+                        "'accelerate launch --config_file finetune/accelerate/gpu.yaml'")
+    parser.add_argument("--tag", default="", help="name of this recipe: runs go to STAGE-TAG, rows say it")
     args = parser.parse_args([] if argv is None else argv)
     extra = shlex.split(args.train_args)
     for stage in args.stages:
@@ -297,11 +335,14 @@ def main(argv=None) -> None:
             continue
         spec = STAGES[stage]
         folds = args.folds if args.folds is not None else list(spec["folds"])
+        stage_extra = [*extra, "--extra_train_corpora", *spec["extra"]] if spec.get("extra") else extra
         if args.summarise_only:
-            outs = [RUNS / stage / f"fold{f}" for f in folds]
+            outs = [RUNS / (f"{stage}-{args.tag}" if args.tag else stage) / f"fold{f}" for f in folds]
         else:
-            outs = _run_folds(stage, spec["corpora"], spec["label_set"], spec["protocol"], folds, extra)
-        _merge(summarise(stage, spec["benchmark"], outs, spec["goal"], spec["goal_text"], folds))
+            outs = _run_folds(stage, spec["corpora"], spec["label_set"], spec["protocol"], folds, stage_extra,
+                              args.jobs, shlex.split(args.launcher), args.tag)
+        benchmark = f"{spec['benchmark']} [recipe {args.tag}]" if args.tag else spec["benchmark"]
+        _merge(summarise(stage, benchmark, outs, spec["goal"], spec["goal_text"], folds))
     print(f"peak RAM of this process: {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024} MB")
 
 

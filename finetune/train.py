@@ -24,6 +24,7 @@ import sys
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+import datasets
 import numpy as np
 import torch
 import transformers
@@ -63,6 +64,11 @@ class DataTrainingArguments:
     class_weighted_loss: bool = field(default=False, metadata={"help": "weight the loss by inverse class frequency"})
     augment_gain_db: float = field(default=0.0, metadata={"help": "random gain in +-dB on training crops (0: off)"})
     augment_noise_snr_db: float | None = field(default=None, metadata={"help": "add white noise at a random SNR above this (dB)"})
+    augment_spec_masks: int = field(default=0, metadata={
+        "help": "SpecAugment on 2-D input features (Whisper's log-mel): this many time and frequency masks per clip "
+                "(0: off; wav2vec2-style backbones mask inside the model, mask_time_prob)"})
+    extra_train_corpora: list[str] = field(default_factory=list, metadata={
+        "help": "corpora added whole to the training split only (more speakers to learn from; never evaluated)"})
 
 
 @dataclass
@@ -125,14 +131,25 @@ class AudioBatches:
     """
 
     def __init__(self, feature_extractor, train: bool, max_samples: int, attention_mask: bool,
-                 gain_db: float = 0.0, noise_snr_db: float | None = None, seed: int = 0):
+                 gain_db: float = 0.0, noise_snr_db: float | None = None, spec_masks: int = 0, seed: int = 0):
         self.fe, self.train, self.max_samples, self.attention_mask = feature_extractor, train, max_samples, attention_mask
-        self.gain_db, self.noise_snr_db = gain_db, noise_snr_db
+        self.gain_db, self.noise_snr_db, self.spec_masks = gain_db, noise_snr_db, spec_masks
         self.rng = np.random.default_rng(seed)
+        self._worker_seed = None
+
+    def _generator(self) -> np.random.Generator:
+        """The collator's own generator, or in a dataloader worker one seeded by that worker's seed:
+        each worker gets a fresh copy of the collator every epoch, so its own copy of ``self.rng``
+        would give every worker, every epoch, the same crops."""
+        info = torch.utils.data.get_worker_info()
+        if info is not None and self._worker_seed != info.seed:
+            self.rng, self._worker_seed = np.random.default_rng(info.seed), info.seed
+        return self.rng
 
     def _prepare(self, audio: np.ndarray) -> np.ndarray:
         if not self.train:
             return audio
+        self._generator()
         if len(audio) > self.max_samples:
             start = int(self.rng.integers(0, len(audio) - self.max_samples + 1))
             audio = audio[start:start + self.max_samples]
@@ -150,8 +167,26 @@ class AudioBatches:
         features = self.fe(audio, sampling_rate=self.fe.sampling_rate, **kwargs)
         items = [{k: features[k][i] for k in features} for i in range(len(audio))]
         batch = self.fe.pad(items, padding=True, return_tensors="pt")
+        if self.train and self.spec_masks and batch.get("input_features") is not None:
+            self._spec_augment(batch["input_features"])
         batch["labels"] = torch.tensor([r["emotion"] for r in rows])
         return batch
+
+    def _spec_augment(self, features: torch.Tensor) -> None:
+        """SpecAugment (Park et al. 2019) in place on (batch, mel, frames): bands of up to 10 % of the
+        frames and 15 % of the mel bins, filled with each clip's mean. WhisperForAudioClassification
+        has no masking of its own (only WhisperModel applies ``apply_spec_augment``)."""
+        _, bins, frames = features.shape
+        self._generator()
+        for clip in features:
+            fill = clip.mean()
+            for _ in range(self.spec_masks):
+                width = int(self.rng.integers(0, max(1, frames // 10) + 1))
+                start = int(self.rng.integers(0, frames - width + 1))
+                clip[:, start:start + width] = fill
+                width = int(self.rng.integers(0, max(1, int(bins * 0.15)) + 1))
+                start = int(self.rng.integers(0, bins - width + 1))
+                clip[start:start + width, :] = fill
 
 
 class SerTrainer(Trainer):
@@ -211,6 +246,13 @@ def main(argv: list[str] | None = None) -> dict:
         fold_name, splits = folds[data_args.fold]
     train_ds = splits["train"]
     eval_ds = splits.get("validation", splits.get("test"))
+    if data_args.extra_train_corpora:
+        # Whole corpora of other speakers join the training split only: the evaluation stays on unseen speakers.
+        extra = ser_hf.load_corpora(data_args.data_root, names=data_args.extra_train_corpora, label_set=data_args.label_set)
+        clash = set(extra.unique("speaker")) & set(eval_ds.unique("speaker") if eval_ds is not None else ())
+        if clash:
+            raise SystemExit(f"train.py: error: --extra_train_corpora share speakers with the evaluation split: {sorted(clash)}")
+        train_ds = datasets.concatenate_datasets([train_ds, extra.cast(train_ds.features)])
     if data_args.max_train_samples:
         train_ds = train_ds.shuffle(seed=training_args.seed).select(range(min(data_args.max_train_samples, len(train_ds))))
     if eval_ds is not None and data_args.max_eval_samples:
@@ -224,7 +266,8 @@ def main(argv: list[str] | None = None) -> dict:
     feature_extractor.return_attention_mask = use_mask
 
     max_samples = int(data_args.max_length_seconds * feature_extractor.sampling_rate)
-    augment = dict(gain_db=data_args.augment_gain_db, noise_snr_db=data_args.augment_noise_snr_db)
+    augment = dict(gain_db=data_args.augment_gain_db, noise_snr_db=data_args.augment_noise_snr_db,
+                   spec_masks=data_args.augment_spec_masks)
     training_args.remove_unused_columns = False  # the collator needs "path"
     if eval_ds is None:
         training_args.eval_strategy, training_args.load_best_model_at_end = "no", False
@@ -244,7 +287,8 @@ def main(argv: list[str] | None = None) -> dict:
 
     def card() -> dict:
         return dict(model_name=training_args.hub_model_id or Path(training_args.output_dir).name,
-                    base_model=model_args.model_name_or_path, labels=labels, corpora=data_args.corpora,
+                    base_model=model_args.model_name_or_path, labels=labels,
+                    corpora=[*data_args.corpora, *data_args.extra_train_corpora],
                     protocol=data_args.protocol, fold=None if data_args.protocol == "none" else fold_name,
                     metrics=final_metrics, recipe=recipe)
 
@@ -281,6 +325,11 @@ def main(argv: list[str] | None = None) -> dict:
         results["eval_per_epoch"] = [{k: h[k] for k in keys} for h in history.values()]
         results["eval_samples"] = len(eval_ds)
     results["peak_ram_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    if torch.cuda.is_available():
+        results["peak_gpu_memory_mb"] = torch.cuda.max_memory_allocated() / 2**20
+        results["gpu"] = torch.cuda.get_device_name()
+    results["mixed_precision"] = "bf16" if training_args.bf16 else "fp16" if training_args.fp16 else \
+        os.environ.get("ACCELERATE_MIXED_PRECISION", "no")
     if trainer.is_world_process_zero():
         Path(training_args.output_dir, "all_results.json").write_text(json.dumps(results, indent=2, default=str))
         trainer.create_model_card()

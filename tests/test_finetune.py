@@ -196,3 +196,53 @@ def test_shipped_model_classifies_real_clips(data_root):
         assert sum(s["score"] for s in scores) == pytest.approx(1.0, abs=1e-3)
         right += scores[0]["label"] == emotion
     assert right >= 4, f"only {right} of 7 training clips recognised: a broken export?"
+
+
+def _train_module():
+    sys.path.insert(0, str(TRAIN.parent))
+    import train
+
+    return train
+
+
+def test_extra_corpora_join_training_only(tmp_path, data_root):
+    """SAVEE speaker DC held out; all of RAVDESS joins the 360 SAVEE training clips, never the evaluation."""
+    args = [*_args(_tiny_wav2vec2(tmp_path / "backbone"), data_root, tmp_path / "run"), "--extra_train_corpora", "ravdess",
+            "--do_train", "False"]
+    results = _train_module().main(args)
+    assert results["train_samples"] == 16  # --max_train_samples applies after the join
+    args[args.index("--max_train_samples") + 1] = "100000"
+    results = _train_module().main(args)
+    assert results["train_samples"] == 360 + 1200
+    assert results["eval_samples"] == 16 and results["recipe"]["extra_train_corpora"] == ["ravdess"]
+
+
+def test_extra_corpora_sharing_test_speakers_are_refused(tmp_path, data_root):
+    args = [*_args(_tiny_wav2vec2(tmp_path / "backbone"), data_root, tmp_path / "run"), "--extra_train_corpora", "savee"]
+    with pytest.raises(SystemExit, match="share speakers with the evaluation split"):
+        _train_module().main(args)
+
+
+def test_spec_augment_masks_bands_and_workers_draw_their_own_crops(data_root, monkeypatch):
+    from transformers import WhisperFeatureExtractor
+
+    train = _train_module()
+    rows = [{"path": str(p), "emotion": 0} for p in sorted((data_root / "SAVEE").glob("DC_a0*.flac"))[:4]]
+    fe = WhisperFeatureExtractor(feature_size=80, chunk_length=3)
+    plain = train.AudioBatches(fe, True, 48000, False, seed=0)(rows)["input_features"]
+    masked = train.AudioBatches(fe, True, 48000, False, spec_masks=2, seed=0)(rows)["input_features"]
+    changed = (plain != masked)
+    assert changed.any() and changed.float().mean() < 0.6  # bands, not the whole clip
+    evaluation = train.AudioBatches(fe, False, 48000, False, spec_masks=2, seed=0)(rows)["input_features"]
+    assert torch.equal(evaluation, fe([train.load_audio(r["path"]) for r in rows], sampling_rate=16000,
+                                      return_tensors="pt")["input_features"])  # never at evaluation
+
+    class Worker:  # what torch.utils.data.get_worker_info() gives inside a dataloader worker
+        def __init__(self, seed):
+            self.seed = seed
+
+    crops = []
+    for seed in (11, 12):
+        monkeypatch.setattr(torch.utils.data, "get_worker_info", lambda seed=seed: Worker(seed))
+        crops.append(train.AudioBatches(fe, True, 8000, False, seed=0)(rows)["input_features"])
+    assert not torch.equal(crops[0], crops[1])
