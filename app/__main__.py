@@ -123,15 +123,24 @@ def main(argv=None) -> None:
     clips, recordings = ([], []) if args.no_examples else examples.prepare()
     url = f"http://{args.host}:{args.port}/"
     demo = ui.build(recognizers, notices, clips, recordings, url=url)
-    demo.queue(default_concurrency_limit=args.concurrency, max_size=args.queue_size)
+    # api_open=False: every Gradio API call goes through this bounded queue (Gradio's direct REST
+    # route would skip it); /v1/predict below is the one-request path, with the same limits.
+    demo.queue(default_concurrency_limit=args.concurrency, max_size=args.queue_size, api_open=False)
     folders = sorted({str(Path(p).parent) for p in clips + recordings})
     for folder in folders:  # the examples' temporary copies go when the app does
         atexit.register(shutil.rmtree, folder, ignore_errors=True)
     # Files served: the examples' folder and Gradio's own upload folder, nothing else; the
     # repository (models, configs) is blocked outright (tests/test_exposure.py).
-    demo.launch(server_name=args.host, server_port=args.port, share=args.share,
-                auth=tuple(args.auth.split(":", 1)) if args.auth else None, max_file_size=args.max_file_size,
-                show_error=True, allowed_paths=folders, blocked_paths=[str(REPO)], footer_links=["api", "gradio"])
+    auth = tuple(args.auth.split(":", 1)) if args.auth else None
+    from gradio.utils import _parse_file_size
+
+    from .rest import predict_route
+
+    rest = predict_route(lambda body: ui.predict_all(recognizers, body), concurrency=args.concurrency,
+                         queue_size=args.queue_size, max_bytes=_parse_file_size(args.max_file_size), auth=auth)
+    demo.launch(server_name=args.host, server_port=args.port, share=args.share, auth=auth,
+                max_file_size=args.max_file_size, show_error=True, allowed_paths=folders, blocked_paths=[str(REPO)],
+                footer_links=["api", "gradio"], app_kwargs={"routes": [rest]})
     # launch() returns when the server is closed (Ctrl+C); with share=False it blocks by itself.
 
 

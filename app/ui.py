@@ -39,6 +39,16 @@ def _user_error(exc: Exception, path) -> gr.Error:
     return gr.Error(f"{name}: {problem}", title="Cannot use this audio")
 
 
+def predict_all(recognizers: dict[str, EmotionRecognizer], source) -> dict:
+    """``{model: {emotion: probability}}`` for a path or bytes, decoded once per sampling rate."""
+    decoded = {}
+    for recognizer in recognizers.values():
+        rate = recognizer.sampling_rate
+        if rate not in decoded:
+            decoded[rate] = load_audio(source, rate)
+    return {name: r.predict((r.sampling_rate, decoded[r.sampling_rate])) for name, r in recognizers.items()}
+
+
 def build(recognizers: dict[str, EmotionRecognizer], notices: list[str] = (), examples: list[str] = (),
           long_examples: list[str] = (), url: str = "http://127.0.0.1:7860/") -> gr.Blocks:
     """The demo for the loaded ``recognizers`` (name -> recognizer), baseline first.
@@ -56,13 +66,8 @@ def build(recognizers: dict[str, EmotionRecognizer], notices: list[str] = (), ex
         need_models()
         if not path:
             raise gr.Error("No audio: record or upload a clip first.", title="No audio")
-        decoded = {}  # decode once per sampling rate, not once per model
         try:
-            for recognizer in recognizers.values():
-                rate = recognizer.sampling_rate
-                if rate not in decoded:
-                    decoded[rate] = load_audio(path, rate)
-            return {name: r.predict((r.sampling_rate, decoded[r.sampling_rate])) for name, r in recognizers.items()}
+            return predict_all(recognizers, path)
         except SerError as exc:
             raise _user_error(exc, path) from None
 

@@ -1,12 +1,13 @@
 """Inference speed: the demo's API under load, an hour-long recording, and transformers on CPU.
 
-    python -m bench inference
+    python -m bench inference            # or: python -m bench.inference api timeline transformers
 
 Every figure is measured with ``SER_BENCH_THREADS`` torch threads (default 1) on the machine's cores.
 
-1. ``/predict`` latency: the demo (``app.ui``) serving the baseline on loopback, 8 gradio_client
-   clients sending a 5 s clip at once, 25 requests each; p50 and p95 of what a client waits
-   (upload, queue, prediction, answer).
+1. API latency: ``python -m app`` serving the baseline on loopback in its own process, 8 clients
+   sending a 5 s clip at once, 24 requests each, two ways in alternating rounds: gradio_client on
+   ``/predict`` (upload, queue, event stream) and one POST of the file to ``/v1/predict``; p50
+   and p95 of what a client waits.
 2. A 60-minute recording to an emotion timeline with the baseline, in a fresh
    process (its peak memory is reported: it stays bounded because the file is streamed).
    The recording is made of real clips (RAVDESS, TESS, SAVEE) with pauses, written to a temp file.
@@ -67,72 +68,118 @@ def _speech(seconds: float) -> np.ndarray:
 
 # -- 1. API latency ---------------------------------------------------------------------------
 
-def api_latency(model_path: Path, clients: int = 8, requests: int = 25) -> list[dict]:
+def _serve(model_path: Path, folder: Path):
+    """``python -m app`` serving ``model_path`` alone on a free loopback port, as users start it
+    (its own process: clients and server do not share one interpreter's lock). Returns (process, url)."""
+    import subprocess
+
+    import httpx
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    log = open(folder / "app.log", "w")
+    process = subprocess.Popen([sys.executable, "-m", "app", "--baseline", str(model_path), "--transformer",
+                                str(folder / "no-transformer"), "--no-examples", "--port", str(port),
+                                "--threads", str(THREADS)], cwd=REPO, stdout=log, stderr=subprocess.STDOUT,
+                               env={**os.environ, "HF_HUB_OFFLINE": "1", "GRADIO_ANALYTICS_ENABLED": "False"})
+    url = f"http://127.0.0.1:{port}"
+    for _ in range(600):
+        if process.poll() is not None:
+            raise RuntimeError(f"the app stopped: {(folder / 'app.log').read_text()[-2000:]}")
+        try:
+            if httpx.get(f"{url}/config", timeout=2).status_code == 200:
+                return process, url
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.3)
+    raise RuntimeError("the app did not start in 180 s")
+
+
+def api_latency(model_path: Path, clients: int = 8, requests: int = 24) -> list[dict]:
+    """p50/p95 with ``clients`` concurrent clients, two ways in alternating rounds on one server:
+    gradio_client on ``/predict`` (upload, queue, event stream) and one POST to ``/v1/predict``."""
+    import httpx
     import soundfile as sf
     import torch
     from gradio_client import Client, handle_file
 
-    sys.path.insert(0, str(REPO))
-    from app import ui
     from ser_hf.inference import EmotionRecognizer
 
+    folder = Path(tempfile.mkdtemp())
+    clip = folder / "clip5s.wav"
+    sf.write(clip, _speech(5.0), 16000)
+    body = clip.read_bytes()
+    load = os.getloadavg()[0]  # other work on the machine, said beside the figures
+    process, url = _serve(model_path, folder)
+    try:
+        gradio = [Client(url + "/", verbose=False, download_files=False) for _ in range(clients)]
+        rest = [httpx.Client(timeout=60) for _ in range(clients)]
+
+        def call(kind: str, i: int):
+            if kind == "gradio":
+                return gradio[i].predict(handle_file(str(clip)), api_name="/predict")
+            response = rest[i].post(f"{url}/v1/predict", content=body)
+            response.raise_for_status()
+            return response.json()
+
+        for i in range(2):  # warm up: first-call costs (lazy imports, the model's first run)
+            for kind in ("gradio", "rest"):
+                call(kind, i)
+        latencies = {"gradio": [], "rest": []}
+        errors = {"gradio": [], "rest": []}
+        walls = {"gradio": 0.0, "rest": 0.0}
+        for _ in range(2):  # alternate, so both see the same machine
+            for kind in ("gradio", "rest"):
+                gate = threading.Barrier(clients)
+
+                def worker(i, kind=kind, gate=gate):
+                    gate.wait()
+                    for _ in range(requests // 2):
+                        t = time.perf_counter()
+                        try:
+                            call(kind, i)
+                            latencies[kind].append(time.perf_counter() - t)
+                        except Exception as exc:  # counted, not hidden
+                            errors[kind].append(str(exc))
+
+                threads = [threading.Thread(target=worker, args=(i,)) for i in range(clients)]
+                began = time.perf_counter()
+                for t in threads:
+                    t.start()
+                for t in threads:
+                    t.join()
+                walls[kind] += time.perf_counter() - began
+        single = {kind: [] for kind in latencies}
+        for _ in range(15):
+            for kind in single:
+                t = time.perf_counter()
+                call(kind, 0)
+                single[kind].append(time.perf_counter() - t)
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
     torch.set_num_threads(THREADS)
     recognizer = EmotionRecognizer.from_pretrained(model_path, device="cpu")
-    clip = Path(tempfile.mkdtemp()) / "clip5s.wav"
-    sf.write(clip, _speech(5.0), 16000)
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    demo = ui.build({recognizer.name: recognizer})
-    demo.queue(default_concurrency_limit=os.cpu_count())
-    demo.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True)
-    url = f"http://127.0.0.1:{port}/"
-    try:
-        pool = [Client(url, verbose=False, download_files=False) for _ in range(clients)]
-        for client in pool[:2]:  # warm up: first-call costs (numba JIT in librosa, lazy imports)
-            for _ in range(3):
-                client.predict(handle_file(str(clip)), api_name="/predict")
-        latencies, errors = [], []
-        start_gate = threading.Barrier(clients)
-
-        def worker(client):
-            start_gate.wait()
-            for _ in range(requests):
-                t = time.perf_counter()
-                try:
-                    client.predict(handle_file(str(clip)), api_name="/predict")
-                    latencies.append(time.perf_counter() - t)
-                except Exception as exc:  # counted, not hidden
-                    errors.append(str(exc))
-
-        threads = [threading.Thread(target=worker, args=(c,)) for c in pool]
-        began = time.perf_counter()
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join()
-        wall = time.perf_counter() - began
-        single = []
-        for _ in range(20):
-            t = time.perf_counter()
-            pool[0].predict(handle_file(str(clip)), api_name="/predict")
-            single.append(time.perf_counter() - t)
-        for _ in range(3):
-            recognizer.predict(clip)
-        t = time.perf_counter()
-        for _ in range(20):
-            recognizer.predict(clip)
-        library_ms = (time.perf_counter() - t) / 20 * 1000
-    finally:
-        demo.close()
-    ms = sorted(x * 1000 for x in latencies)
-    p50, p95 = float(np.percentile(ms, 50)), float(np.percentile(ms, 95))
-    note = (f"{recognizer.name}; {clients} concurrent gradio_client clients x {requests} requests, 5 s WAV clip, "
-            f"server concurrency {os.cpu_count()}, torch {THREADS} thread(s); {len(errors)} errors; "
-            f"{len(ms) / wall:.1f} requests/s; one client alone: p50 {np.percentile(single, 50) * 1000:.0f} ms; "
-            f"library predict() alone {library_ms:.1f} ms")
-    return [row("api /predict, 8 clients", "latency p50", round(p50, 1), "ms", None, None, note),
-            row("api /predict, 8 clients", "latency p95", round(p95, 1), "ms", "<= 150 ms", p95 <= 150, note)]
+    for _ in range(3):
+        recognizer.predict(clip)
+    t = time.perf_counter()
+    for _ in range(20):
+        recognizer.predict(clip)
+    library_ms = (time.perf_counter() - t) / 20 * 1000
+    rows = []
+    for kind, label in (("gradio", "api /predict via gradio_client (upload, queue, event stream), 8 clients"),
+                        ("rest", "api POST /v1/predict (one request, file as body), 8 clients")):
+        ms = sorted(x * 1000 for x in latencies[kind])
+        p50, p95 = float(np.percentile(ms, 50)), float(np.percentile(ms, 95))
+        note = (f"{recognizer.name}; python -m app in its own process, {clients} concurrent clients x {requests} "
+                f"requests, 5 s WAV clip, server concurrency {os.cpu_count()}, torch {THREADS} thread(s); "
+                f"{len(errors[kind])} errors; {len(ms) / walls[kind]:.1f} requests/s; one client alone: p50 "
+                f"{np.percentile(single[kind], 50) * 1000:.0f} ms; library predict() alone {library_ms:.1f} ms; "
+                f"clients and server share the {os.cpu_count()} cores; load average {load:.1f} before the run")
+        rows += [row(label, "latency p50", round(p50, 1), "ms", None, None, note),
+                 row(label, "latency p95", round(p95, 1), "ms", "<= 150 ms", p95 <= 150, note)]
+    return rows
 
 
 # -- 2. An hour-long recording ------------------------------------------------------------------
@@ -304,26 +351,44 @@ def _wav2vec2_base():
     return "wav2vec2-base architecture", Wav2Vec2ForSequenceClassification(config), Wav2Vec2FeatureExtractor()
 
 
-def main() -> None:
+STAGES = ("api", "timeline", "transformers")
+
+
+def main(argv=None) -> None:
+    """``python -m bench.inference [api] [timeline] [transformers]`` (default: all); rows of the stages
+    run replace theirs in ``bench/results/inference.json``, the others' rows stay."""
     from ser_hf.audio import load_audio
 
+    from .common import RESULTS
+
+    stages = list(argv) if argv else list(STAGES)
+    unknown = set(stages) - set(STAGES)
+    if unknown:
+        raise SystemExit(f"unknown stage(s) {sorted(unknown)}; choose from {STAGES}")
     rows = []
     baseline = Path(os.environ.get("SER_BENCH_BASELINE", BASELINE))
     if not baseline.is_dir():
         raise SystemExit(f"{baseline}: the baseline model is not there; train or ship it first "
                          "(or set SER_BENCH_BASELINE to a model folder)")
-    print("api latency ...", flush=True)
-    rows += api_latency(baseline)
-    print("hour-long timeline ...", flush=True)
-    rows += hour_timeline(baseline)
-    clips = [load_audio(str(p))[: 3 * 16000] for p in _clips(10, seed=4)]
-    clips = [np.pad(c, (0, 3 * 16000 - len(c))) for c in clips]  # the exported graphs take exactly 3 s
-    for label, model, feature_extractor, goal in (*_whisper(), 20.0), (*_wav2vec2_base(), 100.0):
-        print(f"{label} ...", flush=True)
-        rows += transformer_cpu(label, model, feature_extractor, goal, clips)
-    write("inference", rows)
+    if "api" in stages:
+        print("api latency ...", flush=True)
+        rows += api_latency(baseline)
+    if "timeline" in stages:
+        print("hour-long timeline ...", flush=True)
+        rows += hour_timeline(baseline)
+    if "transformers" in stages:
+        clips = [load_audio(str(p))[: 3 * 16000] for p in _clips(10, seed=4)]
+        clips = [np.pad(c, (0, 3 * 16000 - len(c))) for c in clips]  # the exported graphs take exactly 3 s
+        for label, model, feature_extractor, goal in (*_whisper(), 20.0), (*_wav2vec2_base(), 100.0):
+            print(f"{label} ...", flush=True)
+            rows += transformer_cpu(label, model, feature_extractor, goal, clips)
+    path = RESULTS / "inference.json"
+    old = json.loads(path.read_text()) if path.exists() and set(stages) != set(STAGES) else []
+    replaced = {r["benchmark"] for r in rows} | ({r["benchmark"] for r in old if r["benchmark"].startswith("api ")}
+                                                if "api" in stages else set())
+    write("inference", [r for r in old if r["benchmark"] not in replaced] + rows)
     print(json.dumps(rows, indent=1))
 
 
 if __name__ == "__main__":
-    main()
+    main(sys.argv[1:])

@@ -10,6 +10,7 @@ import sys
 import time
 from pathlib import Path
 
+import httpx
 import numpy as np
 import pytest
 import soundfile as sf
@@ -113,6 +114,14 @@ def test_python_m_app_without_transformer_with_auth_share_and_upload_limit(tiny_
         with pytest.raises(Exception, match="(?i)size|large|413"):
             client.predict(handle_file(str(tmp_path / "big.wav")), api_name="/predict")
         assert client.predict(handle_file(str(data_root / "SAVEE" / "DC_h01.flac")), api_name="/predict")
+        # The one-request REST route asks for the same login (HTTP Basic).
+        clip = (data_root / "SAVEE" / "DC_a01.flac").read_bytes()
+        refused = httpx.post(f"{url}v1/predict", content=clip, timeout=60)
+        assert refused.status_code == 401 and "login required" in refused.text
+        wrong = httpx.post(f"{url}v1/predict", content=clip, auth=("ann", "nope"), timeout=60)
+        assert wrong.status_code == 401
+        served = httpx.post(f"{url}v1/predict", content=clip, auth=("ann", "pw"), timeout=60)
+        assert served.status_code == 200 and served.json() == result
     finally:
         process.terminate()
         process.wait(timeout=30)
