@@ -29,6 +29,8 @@ client = Client("{url}")
 client.predict(handle_file("clip.wav"), api_name="/predict")        # {{model: {{emotion: probability}}}}
 client.predict(handle_file("meeting.flac"), "{model}", api_name="/timeline")  # [{{start, end, emotion, score, probabilities}}]
 ```
+
+One request, any language: `curl --data-binary @clip.wav {url}v1/predict` (the same JSON as `/predict`).
 """
 
 
