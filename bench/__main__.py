@@ -12,7 +12,7 @@ def main(argv=None) -> None:
     names = argv if argv is not None else sys.argv[1:]
     if not names:
         names = [m.name for m in pkgutil.iter_modules([str(Path(__file__).parent)])
-                 if m.name not in ("report", "common", "__main__")]
+                 if m.name not in ("report", "common", "__main__", "gpu")]  # gpu: on a GPU machine (bench/gpu)
     for name in names:
         print(f"== bench {name}", flush=True)
         importlib.import_module(f"bench.{name}").main()
