@@ -104,12 +104,25 @@ def _open(source, sampling_rate: int | None, name: str, mono: bool = True):
     try:
         decoder = AudioDecoder(source, sample_rate=sampling_rate, num_channels=1 if mono else None)
     except Exception as exc:  # torchcodec raises RuntimeError/ValueError with FFmpeg's words
-        raise AudioError(name, _problem(exc, name)) from None
+        raise AudioError(name, _header_problem(source) or _problem(exc, name)) from None
     rate = decoder.metadata.sample_rate
     # A forged header's 1 Hz or 220 MHz makes FFmpeg's resampler take seconds to set up.
     if not rate or not MIN_RATE <= rate <= MAX_RATE:
         raise AudioError(name, f"implausible sample rate {rate} Hz in the header (expected {MIN_RATE}-{MAX_RATE} Hz)")
     return decoder
+
+
+def _header_problem(source) -> str | None:
+    """What libsndfile sees wrong in a header FFmpeg refused, so both say what :func:`probe` says."""
+    import soundfile as sf
+
+    try:
+        info = sf.info(io.BytesIO(source) if isinstance(source, bytes) else source)
+    except Exception:
+        return None
+    if info.samplerate > 0 and not MIN_RATE <= info.samplerate <= MAX_RATE:
+        return f"implausible sample rate {info.samplerate} Hz in the header (expected {MIN_RATE}-{MAX_RATE} Hz)"
+    return None
 
 
 def _header_duration(decoder) -> float | None:

@@ -8,6 +8,7 @@ import struct
 
 import numpy as np
 import soundfile as sf
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -122,3 +123,13 @@ def test_array_inputs_round_trip():
     buffer = io.BytesIO()
     sf.write(buffer, np.zeros(1000), 16000, format="WAV")
     assert load_audio(buffer.getvalue()).shape == (1000,)
+
+
+def test_header_ffmpeg_refuses_gets_probes_reason(tmp_path):
+    """Found by the property above: a 1 Hz header FFmpeg will not open; both must name the rate."""
+    path = tmp_path / "one_hertz.wav"
+    path.write_bytes(b"RIFF$\x00\x00\x00WAVEfmt \x10\x00\x00\x00\x01\x00\x01\x02\x01\x00\x00\x00\x00\x00"
+                     b"\x00\x00\x00\x00\x08\x00data\x00\x00\x00\x00")
+    for read in (probe, load_audio):
+        with pytest.raises(AudioError, match="implausible sample rate 1 Hz in the header"):
+            read(path)
