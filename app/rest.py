@@ -27,6 +27,10 @@ from starlette.concurrency import run_in_threadpool
 from ser_hf.errors import AudioError, SerError
 
 
+# An unread body is refused: the connection is closed rather than kept with the rest still coming.
+CLOSE = {"Connection": "close"}
+
+
 class _Slots:
     """``concurrency`` running, ``queue_size`` waiting, the rest refused: a bounded queue."""
 
@@ -63,7 +67,8 @@ def predict_route(predict: Callable[[bytes], dict], *, concurrency: int, queue_s
                                 headers={"WWW-Authenticate": 'Basic realm="ser-hf"'})
         declared = request.headers.get("content-length")
         if declared and declared.isdigit() and int(declared) > max_bytes:
-            return JSONResponse({"error": f"file too large: {int(declared)} bytes, over the {max_bytes} byte limit"}, 413)
+            return JSONResponse({"error": f"file too large: {int(declared)} bytes, over the {max_bytes} byte limit"}, 413,
+                                headers=CLOSE)
         if slots.admitted >= slots.limit:
             return JSONResponse({"error": "queue is full, try again shortly"}, 503, headers={"Retry-After": "1"})
         slots.admitted += 1
@@ -72,7 +77,7 @@ def predict_route(predict: Callable[[bytes], dict], *, concurrency: int, queue_s
             async for chunk in request.stream():
                 body += chunk
                 if len(body) > max_bytes:
-                    return JSONResponse({"error": f"file too large: over the {max_bytes} byte limit"}, 413)
+                    return JSONResponse({"error": f"file too large: over the {max_bytes} byte limit"}, 413, headers=CLOSE)
             if not body:
                 return JSONResponse({"error": "empty request: send the audio file as the body"}, 400)
             async with slots.running:

@@ -19,12 +19,19 @@ from .common import row, write
 from .inference import BASELINE, _serve, _speech
 
 
-def main() -> None:
+def main(argv=None) -> None:
+    import argparse
+
     import httpx
     import psutil
     import soundfile as sf
     from gradio_client import Client, handle_file
 
+    parser = argparse.ArgumentParser(prog="python -m bench.api_memory", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--rounds", type=int, default=2, help="rounds of each kind after the warm-up (default 2)")
+    parser.add_argument("--rest-requests", type=int, default=800, help="requests per /v1/predict round (0: none)")
+    parser.add_argument("--gradio-requests", type=int, default=400, help="requests per /predict round (0: none)")
+    args = parser.parse_args([] if argv is None else argv)
     folder = Path(tempfile.mkdtemp())
     clip = folder / "clip5s.wav"
     sf.write(clip, _speech(5.0), 16000)
@@ -53,8 +60,11 @@ def main() -> None:
 
         run("rest", 80)
         run("gradio", 80)  # warm-up of both paths
-        for round_ in (1, 2):
-            for kind, n, label in (("rest", 800, "POST /v1/predict"), ("gradio", 400, "/predict via gradio_client")):
+        for round_ in range(1, args.rounds + 1):
+            for kind, n, label in (("rest", args.rest_requests, "POST /v1/predict"),
+                                   ("gradio", args.gradio_requests, "/predict via gradio_client")):
+                if not n:
+                    continue
                 before = server.memory_info().rss
                 seconds = run(kind, n)
                 growth = (server.memory_info().rss - before) / 1024 / n
@@ -69,4 +79,6 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    import sys
+
+    main(sys.argv[1:])

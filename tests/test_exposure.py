@@ -6,6 +6,7 @@ upload limit), with its own TMPDIR and GRADIO_TEMP_DIR so its temporary files ca
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
@@ -163,6 +164,39 @@ def test_upload_over_the_limit_is_refused(served, tmp_path):
     assert response.status_code == 413, response.text[:200]
 
 
+def test_rest_predict_answers_like_the_gradio_api_with_the_same_limits(served, data_root, tmp_path):
+    """POST /v1/predict: the file as the body, the same JSON as /predict; bad audio 400, too big 413."""
+    url = served["url"]
+    clip = data_root / "SAVEE" / "DC_a02.flac"  # not the clip the clean-up test uploads (see there)
+    rest = httpx.post(f"{url}/v1/predict", content=clip.read_bytes(), timeout=60)
+    assert rest.status_code == 200, rest.text[:300]
+    # Gradio's API on the same clip, over plain HTTP (a gradio_client would hold a heartbeat
+    # connection open, and the clean-up test below needs the server to shut down cleanly).
+    uploaded = httpx.post(f"{url}/gradio_api/upload", files={"files": (clip.name, clip.read_bytes(), "audio/flac")})
+    stream = _call(url, {"path": uploaded.json()[0], "meta": {"_type": "gradio.FileData"}})
+    assert rest.json() == json.loads(stream.split("data: ", 1)[1].splitlines()[0])[0]
+    bad = httpx.post(f"{url}/v1/predict", content=b"these are not audio samples" * 40, timeout=60)
+    assert bad.status_code == 400 and "cannot use this audio: not a readable audio file" in bad.json()["error"]
+    assert httpx.post(f"{url}/v1/predict", content=b"", timeout=60).status_code == 400
+    sf.write(tmp_path / "big.wav", np.zeros(16000 * 40, np.int16), 16000)  # 1.28 MB > 1 MB
+    big = httpx.post(f"{url}/v1/predict", content=(tmp_path / "big.wav").read_bytes(), timeout=60)
+    assert big.status_code == 413 and "too large" in big.json()["error"]
+
+    def chunks():  # no Content-Length: the limit holds while the body streams in
+        for _ in range(40):
+            yield b"\0" * 32_000
+    assert httpx.post(f"{url}/v1/predict", content=chunks(), timeout=60).status_code == 413
+
+
+def test_gradio_rest_route_cannot_skip_the_queue(served, data_root):
+    """Gradio's direct POST /run/predict would bypass the bounded queue: the app closes it (api_open=False)."""
+    upload = httpx.post(f"{served['url']}/gradio_api/upload",
+                        files={"files": ("a.flac", (data_root / "SAVEE" / "DC_a01.flac").read_bytes(), "audio/flac")})
+    payload = {"data": [{"path": upload.json()[0], "meta": {"_type": "gradio.FileData"}}]}
+    direct = httpx.post(f"{served['url']}/gradio_api/run/predict", json=payload, timeout=60)
+    assert direct.status_code == 404 and "join the queue" in direct.text
+
+
 def test_temporary_files_are_removed_when_the_app_stops(served, data_root, tmp_path):
     """Uploads (Gradio's delete_cache) and the examples' copies (atexit) go with the server."""
     url = served["url"]
@@ -204,34 +238,3 @@ def test_weights_load_only_from_safetensors_and_no_remote_code(tiny_whisper, tmp
     assert not offenders, offenders
     assert "use_safetensors=True" in (REPO / "ser_hf" / "inference.py").read_text()
 
-
-def test_rest_predict_answers_like_the_gradio_api_with_the_same_limits(served, data_root, tmp_path):
-    """POST /v1/predict: the file as the body, the same JSON as /predict; bad audio 400, too big 413."""
-    url = served["url"]
-    clip = data_root / "SAVEE" / "DC_a01.flac"
-    rest = httpx.post(f"{url}/v1/predict", content=clip.read_bytes(), timeout=60)
-    assert rest.status_code == 200, rest.text[:300]
-    from gradio_client import Client, handle_file
-
-    assert rest.json() == Client(url + "/", verbose=False, download_files=False).predict(
-        handle_file(str(clip)), api_name="/predict")
-    bad = httpx.post(f"{url}/v1/predict", content=b"these are not audio samples" * 40, timeout=60)
-    assert bad.status_code == 400 and "cannot use this audio: not a readable audio file" in bad.json()["error"]
-    assert httpx.post(f"{url}/v1/predict", content=b"", timeout=60).status_code == 400
-    sf.write(tmp_path / "big.wav", np.zeros(16000 * 40, np.int16), 16000)  # 1.28 MB > 1 MB
-    big = httpx.post(f"{url}/v1/predict", content=(tmp_path / "big.wav").read_bytes(), timeout=60)
-    assert big.status_code == 413 and "too large" in big.json()["error"]
-
-    def chunks():  # no Content-Length: the limit holds while the body streams in
-        for _ in range(40):
-            yield b"\0" * 32_000
-    assert httpx.post(f"{url}/v1/predict", content=chunks(), timeout=60).status_code == 413
-
-
-def test_gradio_rest_route_cannot_skip_the_queue(served, data_root):
-    """Gradio's direct POST /run/predict would bypass the bounded queue: the app closes it (api_open=False)."""
-    upload = httpx.post(f"{served['url']}/gradio_api/upload",
-                        files={"files": ("a.flac", (data_root / "SAVEE" / "DC_a01.flac").read_bytes(), "audio/flac")})
-    payload = {"data": [{"path": upload.json()[0], "meta": {"_type": "gradio.FileData"}}]}
-    direct = httpx.post(f"{served['url']}/gradio_api/run/predict", json=payload, timeout=60)
-    assert direct.status_code == 404 and "join the queue" in direct.text
