@@ -37,7 +37,8 @@ FitPredict = Callable[..., dict]
 
 
 def run_protocol(ds, protocol: str, fit_predict: FitPredict, names: list[str], out_dir=None,
-                 max_folds: int | None = None, title: str = "", **protocol_options) -> dict:
+                 max_folds: int | None = None, title: str = "", folds: list | None = None,
+                 **protocol_options) -> dict:
     """Train and test ``fit_predict`` on every fold of ``protocol`` over ``ds``; report (and write) it.
 
     Args:
@@ -47,12 +48,16 @@ def run_protocol(ds, protocol: str, fit_predict: FitPredict, names: list[str], o
             "corpus", "history"}`` (history: per-epoch dicts, may be empty).
         out_dir: where to write ``report.json``, ``confusion.png`` and ``curves.png`` (None: nowhere).
         max_folds: run only the first folds (quick looks; the report says so).
+        folds: ready-made ``[(name, DatasetDict(train=, test=))]`` to run instead of the protocol's
+            own (e.g. leave-one-SAVEE-speaker-out with other corpora added to every training set);
+            ``protocol`` then only names them, and speaker independence is still checked.
         **protocol_options: passed to the protocol (``n_folds``, ``seed``, ``train``, ``test``, ...).
 
     Returns:
         The report dict (see :func:`summarize`).
     """
-    folds = protocol_folds(ds, protocol, **protocol_options)
+    if folds is None:
+        folds = protocol_folds(ds, protocol, **protocol_options)
     if max_folds:
         folds = folds[:max_folds]
     results = []

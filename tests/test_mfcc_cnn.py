@@ -158,3 +158,36 @@ def test_shipped_model_loads_and_recognises_training_speakers(clips):
             correct += classifier(str(path), top_k=1)[0]["label"] == truth
     assert correct >= 10, f"{correct} of 14 right (chance: 2)"
     assert ser_hf.models.MfccCnnConfig.model_type == config.model_type
+
+
+@pytest.mark.parametrize("options", [{"normalization": "utterance_global", "pooling": "meanstd"},
+                                     {"normalization": "none", "pooling": "meanstd"}])
+def test_other_normalisations_and_poolings_ignore_padding(clips, options):
+    """Every normalisation and pooling option is masked: a clip padded in a batch scores as alone."""
+    model, fe = build_baseline(label_names("7"), seed=0, **options)
+    model.eval()
+    short, long = load_audio(clips["tess"][2]), load_audio(clips["savee"][2])
+    with torch.inference_mode():
+        alone = model(**fe(short, sampling_rate=16000, return_tensors="pt")).logits[0]
+        together = model(**fe([long, short], sampling_rate=16000, return_tensors="pt")).logits[1]
+    assert torch.allclose(alone, together, atol=1e-4)
+    with pytest.raises(ValueError, match="normalization"):
+        MfccCnnConfig(normalization="speaker")
+
+
+def test_mixup_blends_the_batch_only_while_training(clips):
+    """With mixup on, a training loss mixes two targets; evaluation ignores it."""
+    model, fe = build_baseline(label_names("7"), seed=0, mixup_alpha=0.4)
+    waves = [load_audio(p) for p in clips["savee"][:4]]
+    inputs = fe(waves, sampling_rate=16000, return_tensors="pt")
+    labels = torch.tensor([0, 1, 2, 3])
+    model.train()
+    torch.manual_seed(0)
+    loss = model(**inputs, labels=labels).loss
+    assert torch.isfinite(loss)
+    model.eval()
+    with torch.inference_mode():
+        first = model(**inputs, labels=labels)
+        second = model(**inputs, labels=labels)
+    assert torch.equal(first.logits, second.logits)
+    assert torch.isclose(first.loss, torch.nn.functional.cross_entropy(first.logits, labels))

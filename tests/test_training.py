@@ -111,3 +111,43 @@ def test_training_is_reproducible(savee_small, tmp_path):
         weights.append(model.state_dict())
     for name, tensor in weights[0].items():
         assert torch.equal(tensor, weights[1][name]), name
+
+
+def test_speaker_cmvn_removes_each_speakers_level(savee_small, tmp_path):
+    """Speaker-level CMVN: each speaker's clean frames end at zero mean and unit std per row,
+    so a speaker recorded 20 dB quieter gives the same normalised features."""
+    from ser_hf.training import PadCollator, speaker_statistics
+
+    _, fe = build_baseline(label_names("7"))
+    quiet_dir = tmp_path / "quiet"
+    quiet_dir.mkdir()
+    import soundfile as sf
+
+    je = [p for p in savee_small["path"] if "/JE_" in p]
+    quiet_paths = []
+    for p in je:
+        wave = load_audio(p)
+        out = quiet_dir / (p.rsplit("/", 1)[1].replace(".flac", ".wav"))
+        sf.write(out, wave * 0.1, 16000, subtype="FLOAT")
+        quiet_paths.append(out)
+    table = savee_small.add_column("quiet", [False] * len(savee_small))
+    quiet = _table(quiet_paths, [e for p, e in zip(savee_small["path"], savee_small["emotion"]) if "/JE_" in p])
+    quiet = quiet.map(lambda r: {"speaker": "savee_JE_quiet"})
+    both = datasets.concatenate_datasets([table.remove_columns("quiet"), quiet])
+    features = featurize(both, fe, augment_copies=1, cache_dir=tmp_path / "cache")
+    stats = speaker_statistics(features)
+    assert set(stats) == {"savee_DC", "savee_JE", "savee_JE_quiet"}
+    assert 18 < float(np.mean(stats["savee_JE"][0] - stats["savee_JE_quiet"][0])) < 22  # 20 dB quieter
+    collator = PadCollator(speaker_stats=stats)
+    clean = features.filter(lambda c: c == 0, input_columns="copy")
+    rows = [clean[i] for i in range(len(clean))]
+    for speaker in stats:
+        own = [r for r in rows if r["speaker"] == speaker]
+        frames = np.concatenate([collator([r])["input_features"][0].numpy().T for r in own])
+        np.testing.assert_allclose(frames.mean(0), 0, atol=1e-3)
+        np.testing.assert_allclose(frames.std(0), 1, atol=1e-2)
+    loud = [r for r in rows if r["speaker"] == "savee_JE"][0]
+    soft = [r for r in rows if r["speaker"] == "savee_JE_quiet" and r["path"].endswith(loud["path"].rsplit("/", 1)[1].replace(".flac", ".wav"))][0]
+    gap = np.abs(collator([loud])["input_features"].numpy() - collator([soft])["input_features"].numpy())
+    assert gap.mean() < 0.05, gap.mean()  # (near-silent bins hit the -100 dB floor of the log and differ)
+    assert np.quantile(gap, 0.9) < 0.05

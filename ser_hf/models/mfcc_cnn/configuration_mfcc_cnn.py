@@ -5,6 +5,8 @@ from __future__ import annotations
 from transformers import PretrainedConfig
 
 ARCHITECTURES = ("cnn1d", "seed")
+NORMALIZATIONS = ("utterance", "utterance_global", "none")
+POOLINGS = ("meanmax", "meanstd")
 
 
 class MfccCnnConfig(PretrainedConfig):
@@ -22,6 +24,11 @@ class MfccCnnConfig(PretrainedConfig):
         label_smoothing: smoothing of the cross-entropy targets during training.
         freq_masks, freq_mask_width, time_masks, time_mask_width: SpecAugment masks applied
             while training (``cnn1d``): how many bands, and their largest width in rows/frames.
+        normalization: per-utterance input normalisation of ``cnn1d`` over the clip's real frames:
+            ``"utterance"`` (each row to zero mean, unit variance: CMVN), ``"utterance_global"``
+            (one mean and variance for the whole clip, which keeps the spectral shape) or ``"none"``.
+        pooling: global pooling of ``cnn1d`` over time: ``"meanmax"`` or ``"meanstd"``.
+        mixup_alpha: mixup while training (``cnn1d``), Beta(alpha, alpha) weights; 0 turns it off.
     """
 
     model_type = "mfcc_cnn"
@@ -30,10 +37,18 @@ class MfccCnnConfig(PretrainedConfig):
                  channels: tuple[int, ...] = (96, 96, 128, 128), use_deltas: bool = True,
                  seed_frames: int = 60, dropout: float = 0.3, label_smoothing: float = 0.1,
                  freq_masks: int = 2, freq_mask_width: int = 8, time_masks: int = 2,
-                 time_mask_width: int = 20, **kwargs):
+                 time_mask_width: int = 20, normalization: str = "utterance", pooling: str = "meanmax",
+                 mixup_alpha: float = 0.0, **kwargs):
         if architecture not in ARCHITECTURES:
             raise ValueError(f"unknown architecture {architecture!r}; choose one of {ARCHITECTURES}")
+        if normalization not in NORMALIZATIONS:
+            raise ValueError(f"unknown normalization {normalization!r}; choose one of {NORMALIZATIONS}")
+        if pooling not in POOLINGS:
+            raise ValueError(f"unknown pooling {pooling!r}; choose one of {POOLINGS}")
         self.architecture = architecture
+        self.normalization = normalization
+        self.pooling = pooling
+        self.mixup_alpha = mixup_alpha
         self.num_features = num_features
         self.channels = list(channels)
         self.use_deltas = use_deltas

@@ -25,6 +25,19 @@ def _masked_normalise(x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     return (x - mean) / torch.sqrt(var + 1e-5) * m
 
 
+def _masked_normalise_global(x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """Per-utterance normalisation with one mean and variance over all rows and real frames.
+
+    Removes the recording level but, unlike per-row CMVN, keeps the spectral shape (how much
+    energy sits in the high bands), which carries arousal.
+    """
+    m = mask[:, None, :].to(x.dtype)
+    count = (m.sum(-1, keepdim=True) * x.shape[1]).sum(1, keepdim=True).clamp(min=1.0)
+    mean = (x * m).sum((1, 2), keepdim=True) / count
+    var = (((x - mean) * m) ** 2).sum((1, 2), keepdim=True) / count
+    return (x - mean) / torch.sqrt(var + 1e-5) * m
+
+
 def _spec_mask(x: torch.Tensor, masks: int, width: int, dim: int) -> torch.Tensor:
     """SpecAugment: zero ``masks`` random bands up to ``width`` wide along ``dim`` (1 = rows, 2 = frames)."""
     size = x.shape[dim]
@@ -115,9 +128,20 @@ class _Cnn1d(nn.Module):
         self.blocks = nn.ModuleList(blocks)
         self.dropout = nn.Dropout(config.dropout)
         self.classifier = nn.Linear(2 * c_in, config.num_labels)
+        self.normalization = getattr(config, "normalization", "utterance")
+        self.pooling = getattr(config, "pooling", "meanmax")
 
-    def forward(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-        x = _masked_normalise(x, mask)
+    def forward(self, x: torch.Tensor, mask: torch.Tensor, mix: tuple | None = None) -> torch.Tensor:
+        if self.normalization == "utterance":
+            x = _masked_normalise(x, mask)
+        elif self.normalization == "utterance_global":
+            x = _masked_normalise_global(x, mask)
+        else:
+            x = x * mask[:, None, :].to(x.dtype)
+        if mix is not None:  # mixup: blend each clip with another of the batch (union of their frames)
+            perm, lam = mix
+            x = lam * x + (1 - lam) * x[perm]
+            mask = torch.maximum(mask, mask[perm])
         if self.training:  # SpecAugment; zero is each row's mean after normalisation
             x = _spec_mask(_spec_mask(x, self.masks[0], self.masks[1], 1), self.masks[2], self.masks[3], 2)
         m = mask[:, None, :].to(x.dtype)
@@ -141,8 +165,11 @@ class _Cnn1d(nn.Module):
                 m = nn.functional.max_pool1d(m, 2, ceil_mode=True)
         count = m.sum(-1).clamp(min=1.0)
         mean = (x * m).sum(-1) / count
-        peak = x.masked_fill(m == 0, float("-inf")).amax(-1)
-        return self.classifier(self.dropout(torch.cat([mean, peak], dim=1)))
+        if self.pooling == "meanstd":
+            second = torch.sqrt((((x - mean[..., None]) * m) ** 2).sum(-1) / count + 1e-5)
+        else:
+            second = x.masked_fill(m == 0, float("-inf")).amax(-1)
+        return self.classifier(self.dropout(torch.cat([mean, second], dim=1)))
 
 
 class MfccCnnForAudioClassification(MfccCnnPreTrainedModel):
@@ -163,10 +190,22 @@ class MfccCnnForAudioClassification(MfccCnnPreTrainedModel):
         if attention_mask is None:
             attention_mask = torch.ones(input_features.shape[0], input_features.shape[-1],
                                         dtype=torch.long, device=input_features.device)
-        logits = self.net(input_features.float(), attention_mask)
+        alpha = getattr(self.config, "mixup_alpha", 0.0)
+        mix = None
+        if self.training and labels is not None and alpha > 0 and self.config.architecture != "seed":
+            lam = float(torch.distributions.Beta(alpha, alpha).sample())
+            mix = (torch.randperm(input_features.shape[0], device=input_features.device), lam)
+        if mix is None:
+            logits = self.net(input_features.float(), attention_mask)
+        else:
+            logits = self.net(input_features.float(), attention_mask, mix=mix)
         loss = None
         if labels is not None:
             smoothing = self.config.label_smoothing if self.training else 0.0
             target = labels if labels.is_floating_point() else labels.long()
             loss = nn.functional.cross_entropy(logits, target, label_smoothing=smoothing)
+            if mix is not None:
+                perm, lam = mix
+                loss = lam * loss + (1 - lam) * nn.functional.cross_entropy(
+                    logits, target[perm], label_smoothing=smoothing)
         return SequenceClassifierOutput(loss=loss, logits=logits)
