@@ -119,6 +119,11 @@ def main(argv=None) -> None:
     import torch
 
     torch.set_num_threads(args.threads)
+    # numpy's BLAS (librosa's features) too: requests already run side by side, and each BLAS call
+    # spinning up its own threads on the same cores only makes them wait for each other.
+    from threadpoolctl import threadpool_limits
+
+    threadpool_limits(args.threads)
     recognizers, notices = load_models(args)
     clips, recordings = ([], []) if args.no_examples else examples.prepare()
     url = f"http://{args.host}:{args.port}/"

@@ -191,3 +191,18 @@ def test_mixup_blends_the_batch_only_while_training(clips):
         second = model(**inputs, labels=labels)
     assert torch.equal(first.logits, second.logits)
     assert torch.isclose(first.loss, torch.nn.functional.cross_entropy(first.logits, labels))
+
+
+def test_log_mel_frames_are_librosas(data_root):
+    """The cached filter bank and matrix product give librosa.feature.melspectrogram's values."""
+    import librosa
+
+    from ser_hf.audio import load_audio
+    from ser_hf.models.mfcc_cnn import MfccCnnFeatureExtractor
+
+    fe = MfccCnnFeatureExtractor()
+    wave = load_audio(data_root / "SAVEE" / "JE_sa03.flac")
+    reference = librosa.power_to_db(librosa.feature.melspectrogram(
+        y=wave, sr=fe.sampling_rate, n_fft=fe.n_fft, hop_length=fe.hop_length, n_mels=fe.n_mels, fmin=fe.fmin,
+        fmax=fe.fmax, power=2.0), ref=1.0, top_db=None)
+    np.testing.assert_allclose(fe.frames(wave), reference, atol=1e-4)

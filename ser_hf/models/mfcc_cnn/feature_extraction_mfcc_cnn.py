@@ -7,10 +7,19 @@ including the optional clean-up of :mod:`ser_hf.preprocess`.
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 from transformers import BatchFeature, SequenceFeatureExtractor
 
 from ...preprocess import preprocess
+
+
+@functools.lru_cache(maxsize=8)
+def _mel_basis(sr: int, n_fft: int, n_mels: int, fmin: float, fmax: float | None) -> np.ndarray:
+    import librosa
+
+    return librosa.filters.mel(sr=sr, n_fft=n_fft, n_mels=n_mels, fmin=fmin, fmax=fmax)
 
 
 class MfccCnnFeatureExtractor(SequenceFeatureExtractor):
@@ -55,9 +64,11 @@ class MfccCnnFeatureExtractor(SequenceFeatureExtractor):
         wave = np.asarray(wave, dtype=np.float32)
         if wave.size < self.n_fft:
             wave = np.pad(wave, (0, self.n_fft - wave.size))
-        mel = librosa.feature.melspectrogram(
-            y=wave, sr=self.sampling_rate, n_fft=self.n_fft, hop_length=self.hop_length,
-            n_mels=self.n_mels, fmin=self.fmin, fmax=self.fmax, power=2.0)
+        # librosa.feature.melspectrogram's own steps (centred Hann STFT, power 2, its mel filters),
+        # with the filter bank cached and applied by a matrix product instead of its einsum,
+        # which took a quarter of the demo's time per request.
+        power = np.abs(librosa.stft(wave, n_fft=self.n_fft, hop_length=self.hop_length)) ** 2
+        mel = _mel_basis(self.sampling_rate, self.n_fft, self.n_mels, self.fmin, self.fmax) @ power
         log_mel = librosa.power_to_db(mel, ref=1.0, top_db=None).astype(np.float32)
         if self.n_mfcc:
             return librosa.feature.mfcc(S=log_mel, n_mfcc=self.n_mfcc).astype(np.float32)
