@@ -149,16 +149,16 @@ class AudioBatches:
     def _prepare(self, audio: np.ndarray) -> np.ndarray:
         if not self.train:
             return audio
-        self._generator()
+        rng = self._generator()
         if len(audio) > self.max_samples:
-            start = int(self.rng.integers(0, len(audio) - self.max_samples + 1))
+            start = int(rng.integers(0, len(audio) - self.max_samples + 1))
             audio = audio[start:start + self.max_samples]
         if self.gain_db:
-            audio = audio * 10 ** (self.rng.uniform(-self.gain_db, self.gain_db) / 20)
+            audio = audio * 10 ** (rng.uniform(-self.gain_db, self.gain_db) / 20)
         if self.noise_snr_db is not None:
-            snr = self.rng.uniform(self.noise_snr_db, self.noise_snr_db + 20)
+            snr = rng.uniform(self.noise_snr_db, self.noise_snr_db + 20)
             power = float(np.mean(audio ** 2)) + 1e-10
-            audio = audio + self.rng.normal(0, math.sqrt(power / 10 ** (snr / 10)), len(audio)).astype(np.float32)
+            audio = audio + rng.normal(0, math.sqrt(power / 10 ** (snr / 10)), len(audio)).astype(np.float32)
         return audio.astype(np.float32)
 
     def __call__(self, rows: list[dict]) -> dict:
@@ -177,15 +177,15 @@ class AudioBatches:
         frames and 15 % of the mel bins, filled with each clip's mean. WhisperForAudioClassification
         has no masking of its own (only WhisperModel applies ``apply_spec_augment``)."""
         _, bins, frames = features.shape
-        self._generator()
+        rng = self._generator()
         for clip in features:
             fill = clip.mean()
             for _ in range(self.spec_masks):
-                width = int(self.rng.integers(0, max(1, frames // 10) + 1))
-                start = int(self.rng.integers(0, frames - width + 1))
+                width = int(rng.integers(0, max(1, frames // 10) + 1))
+                start = int(rng.integers(0, frames - width + 1))
                 clip[:, start:start + width] = fill
-                width = int(self.rng.integers(0, max(1, int(bins * 0.15)) + 1))
-                start = int(self.rng.integers(0, bins - width + 1))
+                width = int(rng.integers(0, max(1, int(bins * 0.15)) + 1))
+                start = int(rng.integers(0, bins - width + 1))
                 clip[start:start + width, :] = fill
 
 

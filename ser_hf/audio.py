@@ -108,8 +108,12 @@ def _open(source, sampling_rate: int | None, name: str, mono: bool = True):
     rate = decoder.metadata.sample_rate
     # A forged header's 1 Hz or 220 MHz makes FFmpeg's resampler take seconds to set up.
     if not rate or not MIN_RATE <= rate <= MAX_RATE:
-        raise AudioError(name, f"implausible sample rate {rate} Hz in the header (expected {MIN_RATE}-{MAX_RATE} Hz)")
+        raise AudioError(name, _implausible(rate))
     return decoder
+
+
+def _implausible(rate) -> str:
+    return f"implausible sample rate {rate} Hz in the header (expected {MIN_RATE}-{MAX_RATE} Hz)"
 
 
 def _header_problem(source) -> str | None:
@@ -121,7 +125,7 @@ def _header_problem(source) -> str | None:
     except Exception:
         return None
     if info.samplerate > 0 and not MIN_RATE <= info.samplerate <= MAX_RATE:
-        return f"implausible sample rate {info.samplerate} Hz in the header (expected {MIN_RATE}-{MAX_RATE} Hz)"
+        return _implausible(info.samplerate)
     return None
 
 
@@ -196,7 +200,7 @@ def _decode_libsndfile(source, sampling_rate: int, max_duration: float | None) -
         with sf.SoundFile(opened) as f:
             rate = f.samplerate
             if not MIN_RATE <= rate <= MAX_RATE:
-                raise AudioError(name, f"implausible sample rate {rate} Hz in the header (expected {MIN_RATE}-{MAX_RATE} Hz)")
+                raise AudioError(name, _implausible(rate))
             if max_duration and f.frames > max_duration * rate:
                 raise AudioError(name, _too_long(f.frames / rate, max_duration))
             frames = f.read(dtype="float32", always_2d=True)
@@ -488,8 +492,7 @@ def probe(path: str | os.PathLike) -> dict:
         info = None
     if info is not None and info.samplerate > 0 and info.channels > 0:
         if not MIN_RATE <= info.samplerate <= MAX_RATE:
-            raise AudioError(name, f"implausible sample rate {info.samplerate} Hz in the header "
-                                   f"(expected {MIN_RATE}-{MAX_RATE} Hz)")
+            raise AudioError(name, _implausible(info.samplerate))
         if info.frames <= 0:
             raise AudioError(name, "no audio samples (header only or empty stream)")
         return {"sampling_rate": info.samplerate, "channels": info.channels, "duration": info.duration}
