@@ -28,6 +28,9 @@ def register(subparsers) -> None:
     parser.add_argument("--test-corpus", default="tess", help="cross_corpus: corpus to test on (default tess)")
     parser.add_argument("--output", type=Path, default=Path("reports/evaluate"),
                         help="folder for report.json, confusion.png, curves.png (default reports/evaluate)")
+    parser.add_argument("--speaker-norm", action="store_true",
+                        help="normalise features per speaker, a test speaker by its own unlabelled audio "
+                             "(transductive: say so when you report it)")
     parser.set_defaults(func=run)
 
 
@@ -76,7 +79,7 @@ def run(args) -> int:
         options = {"seed": args.seed}
     ds = with_clip_ids(ds)
     config = TrainingConfig(epochs=args.epochs, augment_copies=args.augment_copies, seed=args.seed,
-                            threads=args.threads)
+                            threads=args.threads, speaker_norm=args.speaker_norm)
     recipe = baseline_recipe(names, architecture, config=config, ds=ds, work_dir=args.output / "runs")
     report = run_protocol(ds, args.protocol, recipe, names, out_dir=args.output, max_folds=args.max_folds,
                           title=f"{args.model} {args.protocol}", **options)
