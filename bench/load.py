@@ -175,7 +175,7 @@ def serve(app_args: list[str], log: Path) -> tuple[subprocess.Popen, str]:
 
 
 def rows_of(result: dict, settings: str) -> list[dict]:
-    name = f"app under load, {result['clients']} clients"
+    name = f"app under load, {result['clients']} clients, {round(result['seconds'] / 60):g} min"
     rss = result["rss_mb"]
     note = (f"{result['seconds']} s, {result['requests']} requests ({result['bad_requests']} bad inputs); {settings}; "
             f"server RSS before {rss['before']} MB, peak {rss['peak']} MB, after {rss['after']} MB, "
