@@ -54,6 +54,9 @@ def parse_args(argv=None) -> argparse.Namespace:
                              "once with 'queue is full' instead of piling up (default 64)")
     parser.add_argument("--threads", type=int, default=1,
                         help="torch threads per request (default 1: requests run side by side instead)")
+    parser.add_argument("--malloc-arenas", type=int, default=2, metavar="N",
+                        help="glibc malloc arenas, with freed memory returned to the OS every 10 s, so that "
+                             "memory stays bounded under load (default 2; 0: glibc's defaults; app/memory.py)")
     parser.add_argument("--no-examples", action="store_true", help="do not offer corpus clips as examples")
     args = parser.parse_args(argv)
     if args.auth and ":" not in args.auth:
@@ -108,6 +111,10 @@ def exposure_warnings(args) -> list[str]:
 def main(argv=None) -> None:
     args = parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    if args.malloc_arenas > 0:  # before any thread that serves requests exists
+        from .memory import limit_native_heap
+
+        limit_native_heap(args.malloc_arenas)
     for warning in exposure_warnings(args):
         logging.getLogger("app").warning(warning)
         print(f"\n{'!' * 78}\n!! WARNING: {warning}\n{'!' * 78}\n", file=sys.stderr, flush=True)

@@ -162,7 +162,7 @@ def build(recognizers: dict[str, EmotionRecognizer], notices: list[str] = (), ex
                         f"judges the last {LIVE_WINDOW:g} s.")
             mic = gr.Audio(sources=["microphone"], streaming=True, type="numpy", label="Microphone")
             live_label = gr.Label(num_top_classes=3, label="Now")
-            state = gr.State()
+            state = gr.State(time_to_live=60)  # the last seconds of a microphone, dropped after an idle minute
             mic.stream(live, inputs=[mic, state], outputs=[live_label, state], stream_every=0.5, time_limit=600,
                        api_visibility="private")
 

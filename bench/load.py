@@ -174,8 +174,8 @@ def serve(app_args: list[str], log: Path) -> tuple[subprocess.Popen, str]:
     raise SystemExit("bench load: the app did not start within 300 s")
 
 
-def rows_of(result: dict, settings: str) -> list[dict]:
-    name = f"app under load, {result['clients']} clients, {round(result['seconds'] / 60):g} min"
+def rows_of(result: dict, settings: str, label: str = "") -> list[dict]:
+    name = f"app under load, {result['clients']} clients, {round(result['seconds'] / 60):g} min{label}"
     rss = result["rss_mb"]
     note = (f"{result['seconds']} s, {result['requests']} requests ({result['bad_requests']} bad inputs); {settings}; "
             f"server RSS before {rss['before']} MB, peak {rss['peak']} MB, after {rss['after']} MB, "
@@ -205,6 +205,7 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--queue-size", type=int, default=64, help="the app's --queue-size")
     parser.add_argument("--max-file-size", default="2mb", help="the app's --max-file-size (an oversize input is sent)")
     parser.add_argument("--output", type=Path, help=f"results file (default {RESULTS / 'load.json'})")
+    parser.add_argument("--label", default="", help="appended to the benchmark name (e.g. ', glibc malloc defaults')")
     parser.add_argument("app_args", nargs="*", help="more arguments for python -m app (after --)")
     args = parser.parse_args([] if argv is None else argv)
     folder = Path(tempfile.mkdtemp(prefix="ser-load-"))
@@ -226,7 +227,7 @@ def main(argv: list[str] | None = None) -> dict:
         settings += "; models: " + ", ".join(models)
     result["settings"] = settings
     print(json.dumps(result, indent=1))
-    rows = rows_of(result, settings)
+    rows = rows_of(result, settings, args.label)
     if args.output:
         args.output.write_text(json.dumps(rows, indent=2) + "\n")
     else:
