@@ -29,7 +29,7 @@ import numpy as np
 import torch
 import transformers
 from transformers import (AutoConfig, AutoFeatureExtractor, AutoModelForAudioClassification, HfArgumentParser,
-                          Trainer, TrainingArguments, set_seed)
+                          Trainer, TrainerCallback, TrainingArguments, set_seed)
 from transformers.trainer_utils import get_last_checkpoint
 
 import ser_hf
@@ -85,6 +85,10 @@ class ModelArguments:
     attention_mask: bool = field(default=True, metadata={
         "help": "pass an attention mask to backbones trained with one (feat_extract_norm == 'layer')"})
     head_learning_rate: float | None = field(default=None, metadata={"help": "learning rate of the new head (default: --learning_rate)"})
+    linear_probe_epochs: int = field(default=0, metadata={
+        "help": "train only the new head for the first N epochs, then the backbone layers left trainable too "
+                "(LP-FT: a fitted head distorts the pretrained features less than a random one; one process or "
+                "DDP with --ddp_find_unused_parameters True)"})
     config_overrides: str | None = field(default=None, metadata={
         "help": "config changes, e.g. 'dropout=0.1,encoder_layerdrop=0.1' (Whisper) or 'hidden_dropout=0.1' (wav2vec2)"})
 
@@ -187,6 +191,24 @@ class AudioBatches:
                 width = int(rng.integers(0, max(1, int(bins * 0.15)) + 1))
                 start = int(rng.integers(0, bins - width + 1))
                 clip[start:start + width, :] = fill
+
+
+class HeadFirst(TrainerCallback):
+    """LP-FT (Kumar et al., 2022): the backbone's trainable layers wait ``epochs`` epochs for the head.
+
+    The optimizer already holds their parameters; while frozen they get no gradient, so AdamW
+    skips them (no update, no weight decay). Decided at each epoch's start, so a resumed run is
+    in the right phase.
+    """
+
+    def __init__(self, model: torch.nn.Module, epochs: int):
+        self.epochs = epochs
+        self.backbone = [p for n, p in model.named_parameters() if p.requires_grad and not n.startswith(HEAD_PREFIXES)]
+
+    def on_epoch_begin(self, args, state, control, **kwargs):
+        train_backbone = math.floor(state.epoch + 1e-9) >= self.epochs
+        for param in self.backbone:
+            param.requires_grad_(train_backbone)
 
 
 class SerTrainer(Trainer):
@@ -297,6 +319,8 @@ def main(argv: list[str] | None = None) -> dict:
         data_collator=AudioBatches(feature_extractor, True, max_samples, use_mask, seed=training_args.seed, **augment),
         processing_class=feature_extractor, compute_metrics=compute_metrics,
         head_learning_rate=model_args.head_learning_rate, class_weights=class_weights, card=card)
+    if model_args.linear_probe_epochs:
+        trainer.add_callback(HeadFirst(model, model_args.linear_probe_epochs))
     # Evaluation takes whole clips: a second collator without the crop.
     eval_collator = AudioBatches(feature_extractor, False, max_samples, use_mask)
     trainer.get_eval_dataloader = _with_collator(trainer.get_eval_dataloader, trainer, eval_collator)

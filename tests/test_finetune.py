@@ -246,3 +246,22 @@ def test_spec_augment_masks_bands_and_workers_draw_their_own_crops(data_root, mo
         monkeypatch.setattr(torch.utils.data, "get_worker_info", lambda seed=seed: Worker(seed))
         crops.append(train.AudioBatches(fe, True, 8000, False, seed=0)(rows)["input_features"])
     assert not torch.equal(crops[0], crops[1])
+
+
+def test_linear_probe_epochs_train_the_head_before_the_backbone(tmp_path, data_root):
+    """LP-FT: after one head-only epoch the backbone is as loaded and the head has moved; after a
+    second epoch the backbone has moved too."""
+    from safetensors.torch import load_file
+
+    backbone = _tiny_wav2vec2(tmp_path / "backbone")
+    start = load_file(backbone / "model.safetensors")
+    moved = {}
+    for steps in (2, 4):  # 16 clips in batches of 8: 2 steps an epoch
+        args = _args(backbone, data_root, tmp_path / f"run{steps}")
+        args[args.index("--max_steps") + 1] = str(steps)
+        args += ["--linear_probe_epochs", "1", "--save_strategy", "no", "--eval_strategy", "no"]
+        _train_module().main(args)
+        weights = load_file(tmp_path / f"run{steps}" / "model.safetensors")
+        moved[steps] = {name for name, w in weights.items() if not torch.equal(w, start[name])}
+    assert moved[2] and all(name.startswith(("projector.", "classifier.")) for name in moved[2])
+    assert any(name.startswith("wav2vec2.encoder.") for name in moved[4])
