@@ -25,7 +25,7 @@ import logging
 import math
 import os
 import warnings
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import datasets
@@ -231,7 +231,8 @@ class TrainingConfig:
     ``speaker_norm`` switches a protocol to speaker-level CMVN (:func:`speaker_statistics`) with a
     model that does no per-utterance normalisation: the strongest lever for unseen speakers
     (RAVDESS, SAVEE), but it needs unlabelled audio of each test speaker, so the shipped model
-    (one clip at a time) keeps it off.
+    (one clip at a time) keeps it off. ``model_overrides``: :class:`MfccCnnConfig` fields for the
+    fresh model of each fold (e.g. ``{"pooling": "meanstd"}``), so a benchmark can compare designs.
     """
 
     epochs: int = 20
@@ -244,6 +245,7 @@ class TrainingConfig:
     seed: int = 0
     threads: int = 2
     speaker_norm: bool = False
+    model_overrides: dict = field(default_factory=dict)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -403,7 +405,9 @@ def fit_predict_baseline(train_ds: datasets.Dataset, test_ds: datasets.Dataset, 
     Returns ``{"y_true", "y_pred", "corpus", "speaker", "history", "model", "feature_extractor"}``.
     """
     config = config or TrainingConfig()
-    overrides = {"normalization": "none"} if config.speaker_norm and architecture != "seed" else {}
+    overrides = dict(config.model_overrides)
+    if config.speaker_norm and architecture != "seed":
+        overrides["normalization"] = "none"
     model, fe = build_baseline(names, architecture, seed=config.seed, **overrides)
     copies = config.augment_copies if architecture != "seed" else 0
     if features is None:

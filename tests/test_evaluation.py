@@ -122,3 +122,18 @@ def test_cli_evaluate_with_speaker_norm(data_root, tmp_path, monkeypatch, capsys
     fold_models = [k for k in built if "seed" in k]  # the other call only makes the feature extractor
     assert len(fold_models) == 2 and all(k["normalization"] == "none" for k in fold_models), built
     assert json.loads((out / "report.json").read_text())["folds"]
+
+
+def test_model_overrides_reach_each_folds_model(savee_subset, tmp_path, monkeypatch):
+    """TrainingConfig.model_overrides builds every fold's model with them (how benchmarks compare designs)."""
+    from ser_hf.training import fit_predict_baseline
+
+    monkeypatch.setenv("SER_CACHE", str(tmp_path / "cache"))
+    names = savee_subset.features["emotion"].names
+    train, test = savee_subset.select(range(0, 60, 2)), savee_subset.select(range(1, 60, 2))
+    config = TrainingConfig(epochs=1, batch_size=16, threads=1, model_overrides={"pooling": "meanstd"})
+    out = fit_predict_baseline(train, test, names, config=config, output_dir=tmp_path / "run", progress=False)
+    assert out["model"].config.pooling == "meanstd" and len(out["y_pred"]) == 30
+    config = TrainingConfig(epochs=1, batch_size=16, threads=1, speaker_norm=True, model_overrides={"pooling": "meanstd"})
+    out = fit_predict_baseline(train, test, names, config=config, output_dir=tmp_path / "spk", progress=False)
+    assert (out["model"].config.pooling, out["model"].config.normalization) == ("meanstd", "none")
