@@ -2,11 +2,11 @@
 
 Under load the demo's Python objects grew by a few KB per request (tracemalloc: Gradio's session
 states, bounded by ``state_session_capacity``), but its RSS by ~130 KB per request, linearly, for
-10 minutes (``bench/results/load_10min.json``). The rest was glibc: each thread that allocates gets
+10 minutes (``bench/results/load_10min_glibc.json``). The rest was glibc: each thread that allocates gets
 an arena of its own (up to 8 per core), Gradio and Starlette run requests on pools of up to 40
-threads, and the audio and feature buffers freed there stay in dozens of fragmented arenas that
-are never handed back. Two arenas and a periodic ``malloc_trim`` bound it (the same load run,
-before and after, is in the README's reliability section).
+threads, and the audio and feature buffers freed there stay in up to 16 fragmented arenas (on 2
+cores) that are never handed back. Two arenas and a periodic ``malloc_trim`` bound it: 10 minutes of
+32 clients plateau at +161 MB where glibc's defaults climb past +544 MB (docs/reliability.md).
 """
 
 from __future__ import annotations
