@@ -11,6 +11,7 @@ cores) that are never handed back. Two arenas and a periodic ``malloc_trim`` bou
 
 from __future__ import annotations
 
+import atexit
 import ctypes
 import ctypes.util
 import logging
@@ -52,6 +53,7 @@ def limit_native_heap(arenas: int = 2, trim_every: float = 10.0) -> bool:
                 libc.malloc_trim(0)
 
         stop = threading.Event()
+        atexit.register(stop.set)  # no trimming while the interpreter shuts down
         threading.Thread(target=trim, name="malloc-trim", daemon=True).start()
     log.info("native heap: %s malloc arenas, freed memory returned every %g s",
              os.environ.get("MALLOC_ARENA_MAX", arenas), trim_every)
