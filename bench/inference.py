@@ -24,7 +24,6 @@ import json
 import multiprocessing
 import os
 import resource
-import socket
 import statistics
 import sys
 import tempfile
@@ -71,29 +70,11 @@ def _speech(seconds: float) -> np.ndarray:
 def _serve(model_path: Path, folder: Path):
     """``python -m app`` serving ``model_path`` alone on a free loopback port, as users start it
     (its own process: clients and server do not share one interpreter's lock). Returns (process, url)."""
-    import subprocess
+    from .load import serve
 
-    import httpx
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    log = open(folder / "app.log", "w")
-    process = subprocess.Popen([sys.executable, "-m", "app", "--baseline", str(model_path), "--transformer",
-                                str(folder / "no-transformer"), "--no-examples", "--port", str(port),
-                                "--threads", str(THREADS)], cwd=REPO, stdout=log, stderr=subprocess.STDOUT,
-                               env={**os.environ, "HF_HUB_OFFLINE": "1", "GRADIO_ANALYTICS_ENABLED": "False"})
-    url = f"http://127.0.0.1:{port}"
-    for _ in range(600):
-        if process.poll() is not None:
-            raise RuntimeError(f"the app stopped: {(folder / 'app.log').read_text()[-2000:]}")
-        try:
-            if httpx.get(f"{url}/config", timeout=2).status_code == 200:
-                return process, url
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.3)
-    raise RuntimeError("the app did not start in 180 s")
+    process, url = serve(["--baseline", str(model_path), "--transformer", str(folder / "no-transformer"),
+                          "--threads", str(THREADS)], folder / "app.log")
+    return process, url.rstrip("/")
 
 
 def api_latency(model_path: Path, clients: int = 8, requests: int = 24) -> list[dict]:
