@@ -1,7 +1,7 @@
 #!/usr/bin/env python
 """Rebuild ``models/ser-whisper-tiny``: fine-tune Whisper tiny.en on RAVDESS + TESS + SAVEE, export fp16.
 
-    python scripts/build_whisper_model.py                       # train (about 1 h on 2 busy cores), export
+    python scripts/build_whisper_model.py                       # train (13 min at 1 thread beside another job), export
     python scripts/build_whisper_model.py --from-run RUN_DIR    # export a finished finetune/train.py run
 
 Training is ``finetune/train.py`` with ``finetune/recipes/whisper_tiny.json`` on every clip of the
