@@ -61,11 +61,12 @@ SHORT = {"tess_random7": 8, "tess_cross_speaker": 8}
 
 
 def _run(name, ds, protocol, architecture="cnn1d", max_folds=None, speaker_norm=False, folds=None,
-         training_seed=0, model_overrides=None, **options):
+         training_seed=0, model_overrides=None, teachers=None, **options):
     """One protocol with the baseline recipe; the report is written to ``OUT/name``.
 
     ``speaker_norm``: speaker-level CMVN (:func:`ser_hf.training.speaker_statistics`), whose test-time
-    statistics come from the test speaker's own unlabelled clips; ``folds``: ready-made folds.
+    statistics come from the test speaker's own unlabelled clips; ``folds``: ready-made folds;
+    ``teachers``: per-fold teacher probabilities (:func:`_teachers`) for distillation.
     """
     from ser_hf.evaluation import baseline_recipe, run_protocol, with_clip_ids
     from ser_hf.training import TrainingConfig
@@ -73,11 +74,13 @@ def _run(name, ds, protocol, architecture="cnn1d", max_folds=None, speaker_norm=
     ds = with_clip_ids(ds)
     names = ds.features["emotion"].names
     config = TrainingConfig(threads=THREADS, epochs=SHORT.get(name, TrainingConfig.epochs), speaker_norm=speaker_norm,
-                            seed=training_seed, model_overrides=dict(model_overrides or {}))
+                            seed=training_seed, model_overrides=dict(model_overrides or {}),
+                            distill_weight=DISTILL_WEIGHT if teachers else 0.0)
     if architecture == "seed":  # a small network without augmented copies: Keras's Adam rate, more epochs
         config = TrainingConfig(threads=THREADS, epochs=30, learning_rate=1e-3)
     start = time.perf_counter()
-    recipe = baseline_recipe(names, architecture, config=config, ds=ds, work_dir=f"/tmp/ser_bench/{name}")
+    recipe = baseline_recipe(names, architecture, config=config, ds=ds, work_dir=f"/tmp/ser_bench/{name}",
+                             teachers=teachers)
     report = run_protocol(ds, protocol, recipe, names, out_dir=OUT / name, max_folds=max_folds,
                           title=f"{name} ({architecture}{', speaker CMVN' if speaker_norm else ''})",
                           folds=folds, **options)
@@ -182,6 +185,77 @@ def all3_kfold():
     return _variants(lambda spk, sfx: _run("all3_kfold" + sfx, ds, "kfold", speaker_norm=spk, n_folds=5, seed=0,
                                            max_folds=n),
                      "RAVDESS + TESS + SAVEE 7 classes, 5-fold speaker-independent", 65, notes=note)
+
+
+# -- distillation from the fine-tuned Whisper of the same fold ----------------------------------
+
+DISTILL_WEIGHT = 0.5  # fixed before any run: weights are not tuned on test folds
+TEACHER_RUNS = Path(os.environ.get("SER_FINETUNE_RUNS", "/tmp/ser_finetune_runs"))
+TEACHER_TAG = "window4"  # bench.finetune runs of the shipped Whisper recipe
+KD = " + distilled from the fine-tuned Whisper of the same fold"
+KD_NOTE = (f"Knowledge distillation: each training target is {1 - DISTILL_WEIGHT:g} x one-hot + {DISTILL_WEIGHT:g} x "
+           "the probabilities of whisper-tiny.en fine-tuned on the same fold's training speakers "
+           f"(`python -m bench.finetune STAGE --tag {TEACHER_TAG}`), so no test speaker is seen by teacher or student. "
+           "The shipped recipe's student, the same network and training.")
+
+
+def _teachers(stage, ds, protocol, **options) -> dict:
+    """``{fold name: {clip_id: probabilities}}``: each fold's fine-tuned Whisper run on its training clips.
+
+    The runs come from ``bench.finetune`` (``TEACHER_RUNS/STAGE-TAG/foldN``) with the same protocol and
+    fold numbering; each run's recorded protocol, fold and test-set size are checked against the fold.
+    Probabilities are cached next to the runs.
+    """
+    from ser_hf.evaluation import with_clip_ids
+    from ser_hf.splits import protocol_folds
+    from ser_hf.training import teacher_probabilities
+
+    ds = with_clip_ids(ds)
+    names = ds.features["emotion"].names
+    teachers = {}
+    for index, (fold, split) in enumerate(protocol_folds(ds, protocol, **options)):
+        run = TEACHER_RUNS / f"{stage}-{TEACHER_TAG}" / f"fold{index}"
+        results_path = run / "all_results.json"
+        if not results_path.exists():
+            raise SystemExit(f"{run}: no finished teacher run; run `python -m bench.finetune {stage} --tag {TEACHER_TAG}` first")
+        results = json.loads(results_path.read_text())
+        recipe = results["recipe"]
+        if (recipe["protocol"], recipe["fold"], results["eval_samples"]) != (protocol, index, len(split["test"])):
+            raise SystemExit(f"{run}: recorded {recipe['protocol']} fold {recipe['fold']} with {results['eval_samples']} "
+                             f"test clips, but this is {protocol} fold {index} with {len(split['test'])}")
+        cache = run / "teacher_train_probs.npz"
+        if cache.exists():
+            saved = np.load(cache)
+            probs = dict(zip(saved["ids"].tolist(), saved["probs"]))
+        else:
+            print(f"teacher {run} on {len(split['train'])} training clips ...", flush=True)
+            probs = teacher_probabilities(run, split["train"], names)
+            np.savez(cache, ids=np.array(list(probs)), probs=np.stack(list(probs.values())))
+        teachers[fold] = probs
+    return teachers
+
+
+def ravdess_kfold_kd():
+    ds = _corpus(["ravdess"], "8")
+    teachers = _teachers("ravdess", ds, "kfold", n_folds=5, seed=0)
+    return _variants(lambda spk, sfx: _run("ravdess_kfold_kd" + sfx, ds, "kfold", speaker_norm=spk, n_folds=5, seed=0,
+                                           teachers=teachers),
+                     "RAVDESS 8 classes, 5-fold speaker-independent (4 actors per fold)" + KD, 62, notes=KD_NOTE)
+
+
+def savee_loso_kd():
+    ds = _corpus(["savee"], "7")
+    teachers = _teachers("savee", ds, "loso")
+    return _variants(lambda spk, sfx: _run("savee_loso_kd" + sfx, ds, "loso", speaker_norm=spk, teachers=teachers),
+                     "SAVEE 7 classes, leave-one-speaker-out" + KD, 55, notes=KD_NOTE)
+
+
+def all3_kfold_kd():
+    ds = _corpus(["ravdess", "tess", "savee"], "7")
+    teachers = _teachers("all3", ds, "kfold", n_folds=5, seed=0)
+    return _variants(lambda spk, sfx: _run("all3_kfold_kd" + sfx, ds, "kfold", speaker_norm=spk, n_folds=5, seed=0,
+                                           teachers=teachers),
+                     "RAVDESS + TESS + SAVEE 7 classes, 5-fold speaker-independent" + KD, 65, notes=KD_NOTE)
 
 
 def tess():
@@ -377,12 +451,15 @@ def latency():
 
 
 EXPERIMENTS = {"ravdess_kfold": ravdess_kfold, "ravdess_seeds": ravdess_seeds, "shipped": shipped, "seeds": seeds,
-               "savee_loso": savee_loso, "savee_loso_plus": savee_loso_plus, "tess": tess, "all3_kfold": all3_kfold, "latency": latency}
+               "savee_loso": savee_loso, "savee_loso_plus": savee_loso_plus, "tess": tess, "all3_kfold": all3_kfold,
+               "ravdess_kfold_kd": ravdess_kfold_kd, "savee_loso_kd": savee_loso_kd, "all3_kfold_kd": all3_kfold_kd,
+               "latency": latency}
 
 
 def main(argv=None) -> None:
     names = list(argv if argv is not None else (sys.argv[1:] if __name__ == "__main__" else []))
-    names = names or [n for n in EXPERIMENTS if n != "latency"]  # ``shipped`` measures latency too
+    # ``shipped`` measures latency too; the distillation experiments need bench.finetune's runs first.
+    names = names or [n for n in EXPERIMENTS if n != "latency" and not n.endswith("_kd")]
     _quiet()
     import torch
 

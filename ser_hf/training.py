@@ -159,6 +159,9 @@ class PadCollator:
     fresh time shift every epoch and a bounded cost per step. The start is drawn from
     ``(seed, epoch, clip, copy)``, not from a running generator, so a run resumed from a
     checkpoint crops exactly as the uninterrupted run did (:class:`_CropEpoch` sets ``epoch``).
+
+    Rows with a ``soft_label`` column (class probabilities, see :func:`fit_predict_baseline`'s
+    ``teacher``) give those as ``labels``; the model's loss takes probabilities as targets.
     """
 
     crop_frames: int | None = None
@@ -190,7 +193,9 @@ class PadCollator:
             batch[i, :, :n] = f[:n].T
             mask[i, :n] = 1
         out = {"input_features": torch.from_numpy(batch), "attention_mask": torch.from_numpy(mask)}
-        if "label" in rows[0]:
+        if "soft_label" in rows[0]:
+            out["labels"] = torch.tensor(np.asarray([r["soft_label"] for r in rows], dtype=np.float32))
+        elif "label" in rows[0]:
             out["labels"] = torch.tensor([int(r["label"]) for r in rows])
         return out
 
@@ -233,6 +238,9 @@ class TrainingConfig:
     (RAVDESS, SAVEE), but it needs unlabelled audio of each test speaker, so the shipped model
     (one clip at a time) keeps it off. ``model_overrides``: :class:`MfccCnnConfig` fields for the
     fresh model of each fold (e.g. ``{"pooling": "meanstd"}``), so a benchmark can compare designs.
+    ``distill_weight``: with a teacher (:func:`teacher_probabilities`), each training target is
+    ``(1 - w) * one-hot + w * the teacher's probabilities`` (knowledge distillation): the teacher's
+    soft labels say which emotions a clip resembles, which one-hot labels of a few speakers cannot.
     """
 
     epochs: int = 20
@@ -246,6 +254,7 @@ class TrainingConfig:
     threads: int = 2
     speaker_norm: bool = False
     model_overrides: dict = field(default_factory=dict)
+    distill_weight: float = 0.0
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -396,11 +405,13 @@ def build_baseline(names: list[str], architecture: str = "cnn1d", seed: int | No
 def fit_predict_baseline(train_ds: datasets.Dataset, test_ds: datasets.Dataset, names: list[str],
                          architecture: str = "cnn1d", config: TrainingConfig | None = None,
                          output_dir: str | os.PathLike = "runs/baseline", features: tuple | None = None,
-                         progress: bool = True) -> dict:
+                         progress: bool = True, teacher: dict | None = None) -> dict:
     """Train a fresh baseline on ``train_ds`` and predict ``test_ds`` (one fold of a protocol).
 
     ``features`` may pass ``(featurized_all, source_clip_ids_train, source_clip_ids_test)`` so the
-    folds of a protocol share one cached featurization of the whole corpus.
+    folds of a protocol share one cached featurization of the whole corpus. ``teacher``
+    (``{clip_id: probabilities}`` over ``names`` for the training clips, from a model that never saw
+    the test speakers) turns on distillation with ``config.distill_weight``.
 
     Returns ``{"y_true", "y_pred", "corpus", "speaker", "history", "model", "feature_extractor"}``.
     """
@@ -416,6 +427,9 @@ def fit_predict_baseline(train_ds: datasets.Dataset, test_ds: datasets.Dataset, 
     else:
         all_f, train_ids, test_ids = features
         train_f, test_f = rows_of(all_f, train_ids, copies=copies > 0), rows_of(all_f, test_ids, copies=False)
+    if teacher is not None and config.distill_weight > 0:
+        train_f = with_soft_labels(train_f, teacher, len(names), config.distill_weight,
+                                   None if features is not None else train_ds["clip_id"])
     stats = None
     if overrides:  # each speaker's own statistics, the test speakers' from their unlabelled test clips
         stats = {**speaker_statistics(train_f), **speaker_statistics(test_f)}
@@ -427,3 +441,53 @@ def fit_predict_baseline(train_ds: datasets.Dataset, test_ds: datasets.Dataset, 
         "speaker": list(test_f["speaker"]), "history": epoch_history(trainer.state.log_history),
         "model": model, "feature_extractor": fe,
     }
+
+
+def with_soft_labels(features: datasets.Dataset, teacher: dict, num_labels: int, weight: float,
+                     clip_ids: list | None = None) -> datasets.Dataset:
+    """``features`` with a ``soft_label`` column: ``(1 - weight) * one-hot + weight * teacher[clip_id]``.
+
+    The rows' ``clip`` column holds source clip ids (shared featurization) or, with ``clip_ids``,
+    positions into that list. A training clip the teacher has no probabilities for is an error,
+    not a silent one-hot: distillation would quietly cover only part of the data.
+    """
+    clips = [int(c) for c in features["clip"]]
+    ids = clips if clip_ids is None else [int(clip_ids[c]) for c in clips]
+    missing = sorted({i for i in ids if i not in teacher})
+    if missing:
+        raise ValueError(f"the teacher has no probabilities for {len(missing)} training clip(s), e.g. clip ids {missing[:5]}")
+    eye = np.eye(num_labels, dtype=np.float32)
+    soft = [((1 - weight) * eye[int(label)] + weight * np.asarray(teacher[i], dtype=np.float32)).tolist()
+            for label, i in zip(features["label"], ids)]
+    return features.add_column("soft_label", soft)
+
+
+def teacher_probabilities(model_dir: str | os.PathLike, ds: datasets.Dataset, names: list[str],
+                          batch_size: int = 16) -> dict[int, np.ndarray]:
+    """``{clip_id: probabilities over names}`` of a trained model (e.g. a fine-tuned Whisper run) on ``ds``.
+
+    The model's labels must be ``names`` in the same order. Clips that cannot be read are left out
+    (their rows are skipped by the featurization too).
+    """
+    from .audio import load_audio
+    from .errors import AudioError
+    from .inference import EmotionRecognizer
+
+    recognizer = EmotionRecognizer.from_pretrained(str(model_dir), batch_size=batch_size)
+    labels = [recognizer.model.config.id2label[i] for i in range(recognizer.model.config.num_labels)]
+    if labels != list(names):
+        raise ValueError(f"{model_dir}: the teacher's labels {labels} differ from the student's {list(names)}")
+    out = {}
+    paths, ids = ds["path"], ds["clip_id"]
+    for start in range(0, len(paths), batch_size):
+        arrays, kept = [], []
+        for path, clip_id in zip(paths[start:start + batch_size], ids[start:start + batch_size]):
+            try:
+                arrays.append(load_audio(path))
+                kept.append(int(clip_id))
+            except AudioError:
+                continue
+        if arrays:
+            for clip_id, probs in zip(kept, recognizer.predict_arrays(arrays)):
+                out[clip_id] = probs
+    return out

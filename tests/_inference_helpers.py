@@ -1,7 +1,7 @@
 """Tiny random audio-classification models, saved like real ones, for the inference, CLI and app tests.
 
 Two architectures on purpose: a variable-length one (wav2vec2) and a fixed-window one (Whisper,
-cut to 3 s as the shipped model is), so the one code path of ``EmotionRecognizer`` is exercised
+cut to a few seconds as the shipped model is), so the one code path of ``EmotionRecognizer`` is exercised
 on both kinds of feature extractor.
 """
 

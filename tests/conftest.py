@@ -67,7 +67,7 @@ def synthetic_corpora(tmp_path_factory) -> tuple[Path, dict[str, list[synth.Clip
 
 @pytest.fixture(scope="session")
 def tiny_whisper(tmp_path_factory) -> Path:
-    """A random WhisperForAudioClassification with a 3 s window, saved like the shipped model."""
+    """A random WhisperForAudioClassification with a 3 s window, saved like the shipped model (4 s)."""
     from _inference_helpers import save_tiny_whisper
     return save_tiny_whisper(tmp_path_factory.mktemp("tiny-whisper"))
 
