@@ -160,8 +160,8 @@ class PadCollator:
     ``(seed, epoch, clip, copy)``, not from a running generator, so a run resumed from a
     checkpoint crops exactly as the uninterrupted run did (:class:`_CropEpoch` sets ``epoch``).
 
-    Rows with a ``soft_label`` column (class probabilities, see :func:`fit_predict_baseline`'s
-    ``teacher``) give those as ``labels``; the model's loss takes probabilities as targets.
+    With ``soft_labels`` (``{clip: class probabilities}``, see :func:`soft_targets`), each row's
+    ``labels`` are its clip's probabilities, not its class id; the model's loss takes either.
     """
 
     crop_frames: int | None = None
@@ -170,6 +170,7 @@ class PadCollator:
     seed: int = 0
     epoch: int = 0
     speaker_stats: dict | None = None
+    soft_labels: dict | None = None
 
     def __call__(self, rows: list[dict]) -> dict:
         import torch
@@ -193,8 +194,8 @@ class PadCollator:
             batch[i, :, :n] = f[:n].T
             mask[i, :n] = 1
         out = {"input_features": torch.from_numpy(batch), "attention_mask": torch.from_numpy(mask)}
-        if "soft_label" in rows[0]:
-            out["labels"] = torch.tensor(np.asarray([r["soft_label"] for r in rows], dtype=np.float32))
+        if self.soft_labels is not None:
+            out["labels"] = torch.from_numpy(np.stack([self.soft_labels[int(r["clip"])] for r in rows]))
         elif "label" in rows[0]:
             out["labels"] = torch.tensor([int(r["label"]) for r in rows])
         return out
@@ -263,14 +264,16 @@ class TrainingConfig:
 def train_model(model, train_features: datasets.Dataset, eval_features: datasets.Dataset | None = None,
                 config: TrainingConfig | None = None, output_dir: str | os.PathLike = "runs/baseline",
                 fixed_frames: int | None = None, progress: bool = True, save_steps: int | None = None,
-                resume_from_checkpoint: str | bool | None = None, speaker_stats: dict | None = None):
+                resume_from_checkpoint: str | bool | None = None, speaker_stats: dict | None = None,
+                soft_labels: dict | None = None):
     """Fit ``model`` with ``Trainer``; evaluate (when ``eval_features``) and log every epoch.
 
     Returns the Trainer (``trainer.state.log_history`` holds the per-epoch loss and metrics).
     The final model is the last epoch's: the evaluation set never picks a checkpoint.
     ``save_steps`` writes a ``checkpoint-N`` folder every N steps (none by default);
     ``resume_from_checkpoint`` (a folder, or True for the last one in ``output_dir``) goes on
-    from one and ends as the uninterrupted run does (``tests/test_faults.py``).
+    from one and ends as the uninterrupted run does (``tests/test_faults.py``). ``soft_labels``
+    (:func:`soft_targets`) replace the training rows' class ids; evaluation keeps the labels.
     """
     import torch
     from transformers import Trainer, TrainingArguments, set_seed
@@ -291,7 +294,8 @@ def train_model(model, train_features: datasets.Dataset, eval_features: datasets
         label_names=["labels"],
     )
     crop = None if fixed_frames else config.crop_frames
-    collator = PadCollator(crop_frames=crop, fixed_frames=fixed_frames, seed=config.seed, speaker_stats=speaker_stats)
+    collator = PadCollator(crop_frames=crop, fixed_frames=fixed_frames, seed=config.seed, speaker_stats=speaker_stats,
+                           soft_labels=soft_labels)
     trainer = Trainer(
         model=model, args=args, train_dataset=train_features, eval_dataset=eval_features,
         data_collator=collator, compute_metrics=compute_metrics, callbacks=[_CropEpoch(collator)],
@@ -427,14 +431,15 @@ def fit_predict_baseline(train_ds: datasets.Dataset, test_ds: datasets.Dataset, 
     else:
         all_f, train_ids, test_ids = features
         train_f, test_f = rows_of(all_f, train_ids, copies=copies > 0), rows_of(all_f, test_ids, copies=False)
+    soft = None
     if teacher is not None and config.distill_weight > 0:
-        train_f = with_soft_labels(train_f, teacher, len(names), config.distill_weight,
-                                   None if features is not None else train_ds["clip_id"])
+        soft = soft_targets(train_f, teacher, len(names), config.distill_weight,
+                            None if features is not None else train_ds["clip_id"])
     stats = None
     if overrides:  # each speaker's own statistics, the test speakers' from their unlabelled test clips
         stats = {**speaker_statistics(train_f), **speaker_statistics(test_f)}
     trainer = train_model(model, train_f, test_f, config, output_dir=output_dir,
-                          fixed_frames=fe.fixed_frames, progress=progress, speaker_stats=stats)
+                          fixed_frames=fe.fixed_frames, progress=progress, speaker_stats=stats, soft_labels=soft)
     logits = predict(model, test_f, fixed_frames=fe.fixed_frames, speaker_stats=stats)
     return {
         "y_true": np.asarray(test_f["label"]), "y_pred": logits.argmax(-1), "corpus": list(test_f["corpus"]),
@@ -443,9 +448,9 @@ def fit_predict_baseline(train_ds: datasets.Dataset, test_ds: datasets.Dataset, 
     }
 
 
-def with_soft_labels(features: datasets.Dataset, teacher: dict, num_labels: int, weight: float,
-                     clip_ids: list | None = None) -> datasets.Dataset:
-    """``features`` with a ``soft_label`` column: ``(1 - weight) * one-hot + weight * teacher[clip_id]``.
+def soft_targets(features: datasets.Dataset, teacher: dict, num_labels: int, weight: float,
+                 clip_ids: list | None = None) -> dict[int, np.ndarray]:
+    """``{clip: (1 - weight) * one-hot + weight * teacher[clip_id]}`` for the rows of ``features``.
 
     The rows' ``clip`` column holds source clip ids (shared featurization) or, with ``clip_ids``,
     positions into that list. A training clip the teacher has no probabilities for is an error,
@@ -457,9 +462,8 @@ def with_soft_labels(features: datasets.Dataset, teacher: dict, num_labels: int,
     if missing:
         raise ValueError(f"the teacher has no probabilities for {len(missing)} training clip(s), e.g. clip ids {missing[:5]}")
     eye = np.eye(num_labels, dtype=np.float32)
-    soft = [((1 - weight) * eye[int(label)] + weight * np.asarray(teacher[i], dtype=np.float32)).tolist()
-            for label, i in zip(features["label"], ids)]
-    return features.add_column("soft_label", soft)
+    return {clip: (1 - weight) * eye[int(label)] + weight * np.asarray(teacher[i], dtype=np.float32)
+            for clip, label, i in zip(clips, features["label"], ids)}
 
 
 def teacher_probabilities(model_dir: str | os.PathLike, ds: datasets.Dataset, names: list[str],
