@@ -470,28 +470,15 @@ def teacher_probabilities(model_dir: str | os.PathLike, ds: datasets.Dataset, na
                           batch_size: int = 16) -> dict[int, np.ndarray]:
     """``{clip_id: probabilities over names}`` of a trained model (e.g. a fine-tuned Whisper run) on ``ds``.
 
-    The model's labels must be ``names`` in the same order. Clips that cannot be read are left out
-    (their rows are skipped by the featurization too).
+    The model's labels must be ``names`` in the same order. Clips the recognizer refuses (unreadable,
+    empty, silent) are left out, and :func:`soft_targets` then names them.
     """
-    from .audio import load_audio
-    from .errors import AudioError
     from .inference import EmotionRecognizer
 
     recognizer = EmotionRecognizer.from_pretrained(str(model_dir), batch_size=batch_size)
     labels = [recognizer.model.config.id2label[i] for i in range(recognizer.model.config.num_labels)]
     if labels != list(names):
         raise ValueError(f"{model_dir}: the teacher's labels {labels} differ from the student's {list(names)}")
-    out = {}
-    paths, ids = ds["path"], ds["clip_id"]
-    for start in range(0, len(paths), batch_size):
-        arrays, kept = [], []
-        for path, clip_id in zip(paths[start:start + batch_size], ids[start:start + batch_size]):
-            try:
-                arrays.append(load_audio(path))
-                kept.append(int(clip_id))
-            except AudioError:
-                continue
-        if arrays:
-            for clip_id, probs in zip(kept, recognizer.predict_arrays(arrays)):
-                out[clip_id] = probs
-    return out
+    results = recognizer.predict_batch(ds["path"], errors="return")
+    return {int(clip_id): np.array([result[name] for name in names])
+            for clip_id, result in zip(ds["clip_id"], results) if isinstance(result, dict)}
