@@ -260,8 +260,11 @@ def _run_folds(stage: str, corpora: list[str], label_set: str, protocol: str, fo
 
 
 def summarise(stage: str, benchmark: str, outs: list[Path], goal: float | None, goal_text: str | None,
-              folds=()) -> list[dict]:
-    """Mean last-epoch UA over the finished folds, throughput and RAM from their results."""
+              folds=(), total_folds: int | None = None) -> list[dict]:
+    """Mean last-epoch UA over the finished folds, throughput and RAM from their results.
+
+    A goal is only judged (met / not met) when all ``total_folds`` of the protocol are in.
+    """
     results = [json.loads((o / "all_results.json").read_text()) for o in outs if (o / "all_results.json").exists()]
     if not results:
         return []
@@ -269,7 +272,8 @@ def summarise(stage: str, benchmark: str, outs: list[Path], goal: float | None, 
     mean = 100 * float(np.mean(uas))
     counted = f"{len(results)} fold(s)"
     best = 100 * float(np.mean([max(e["eval_unweighted_accuracy"] for e in r["eval_per_epoch"]) for r in results]))
-    rows = [row(benchmark, "UA (last epoch)", round(mean, 1), "%", goal_text, None if goal is None else mean >= goal,
+    judged = goal is not None and (total_folds is None or len(results) >= total_folds)
+    rows = [row(benchmark, "UA (last epoch)", round(mean, 1), "%", goal_text, mean >= goal if judged else None,
                 notes=f"{counted}, per fold {[round(100 * u, 1) for u in uas]}"),
             row(benchmark, "accuracy (last epoch)", round(100 * float(np.mean([r['eval_accuracy'] for r in results])), 1), "%",
                 notes=counted),
@@ -351,7 +355,7 @@ def main(argv=None) -> None:
             outs = _run_folds(stage, spec["corpora"], spec["label_set"], spec["protocol"], folds, stage_extra,
                               args.jobs, shlex.split(args.launcher), args.tag)
         benchmark = f"{spec['benchmark']} [recipe {args.tag}]" if args.tag else spec["benchmark"]
-        _merge(summarise(stage, benchmark, outs, spec["goal"], spec["goal_text"], folds))
+        _merge(summarise(stage, benchmark, outs, spec["goal"], spec["goal_text"], folds, len(spec["folds"])))
     print(f"peak RAM of this process: {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024} MB")
 
 
