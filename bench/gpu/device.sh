@@ -3,7 +3,7 @@
 # arrived (.device/partN/pack.tar), install the wheels the image lacks, then run the named steps.
 #   bash bench/gpu/device.sh                 # unpack only (a call that just carries a part)
 #   bash bench/gpu/device.sh throughput      # python -m bench.gpu.throughput
-#   bash bench/gpu/device.sh grid1 | grid2   # fine-tuning experiments (see below)
+#   bash bench/gpu/device.sh grid1 | grid2 | targets | window4   # fine-tuning experiments (see below)
 # Everything stays under .device/ (ignored, and kept between calls while the machine is warm);
 # results go to $OUT. See bench/gpu/README.md.
 set -uo pipefail
@@ -79,6 +79,18 @@ for step in "$@"; do
       "finetune gpu all3 -- $GPU_RECIPE" \
       "finetune gpu savee -- $GPU_RECIPE" \
       "finetune gpu savee_extra -- $GPU_RECIPE" ;;
+    # The 4 s recipe shipped from the CPU (whisper_tiny.json) and what a GPU affords beyond it: all
+    # four encoder layers trained (f0), a longer schedule (e8), a 5 s window (w5). Goals: RAVDESS 75 %
+    # (with and without TESS+SAVEE in training) and the three corpora 75 %.
+    window4) run_parallel \
+      "finetune gpu-w4 ravdess_extra -- $CPU_RECIPE" \
+      "finetune gpu-w4f0 ravdess_extra -- $CPU_RECIPE --freeze_encoder_layers 0" \
+      "finetune gpu-w4f0e8 ravdess_extra -- $CPU_RECIPE --freeze_encoder_layers 0 --num_train_epochs 8" \
+      "finetune gpu-w4f0 all3 -- $CPU_RECIPE --freeze_encoder_layers 0" \
+      "finetune gpu-w4f0e8 all3 -- $CPU_RECIPE --freeze_encoder_layers 0 --num_train_epochs 8" \
+      "finetune gpu-w4 ravdess -- $CPU_RECIPE" \
+      "finetune gpu-w4f0 ravdess -- $CPU_RECIPE --freeze_encoder_layers 0" \
+      "finetune gpu-w5f0 ravdess -- $CPU_RECIPE --freeze_encoder_layers 0 --max_length_seconds 5" ;;
     *) echo "unknown step $step"; exit 2 ;;
   esac
 done
