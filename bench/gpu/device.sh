@@ -91,6 +91,30 @@ for step in "$@"; do
       "finetune gpu-w4 ravdess -- $CPU_RECIPE" \
       "finetune gpu-w4f0 ravdess -- $CPU_RECIPE --freeze_encoder_layers 0" \
       "finetune gpu-w5f0 ravdess -- $CPU_RECIPE --freeze_encoder_layers 0 --max_length_seconds 5" ;;
+    # After window4: the 5 s window with two layers frozen (the shipped recipe's freezing) and all
+    # four trained, with and without TESS+SAVEE, a longer schedule, a 6 s window, a second seed.
+    window5) run_parallel \
+      "finetune gpu-w5 ravdess -- $CPU_RECIPE --max_length_seconds 5" \
+      "finetune gpu-w5f0s1 ravdess -- $CPU_RECIPE --freeze_encoder_layers 0 --max_length_seconds 5 --seed 1" \
+      "finetune gpu-w5f0e8 ravdess -- $CPU_RECIPE --freeze_encoder_layers 0 --max_length_seconds 5 --num_train_epochs 8" \
+      "finetune gpu-w6f0 ravdess -- $CPU_RECIPE --freeze_encoder_layers 0 --max_length_seconds 6" \
+      "finetune gpu-w5 ravdess_extra -- $CPU_RECIPE --max_length_seconds 5" \
+      "finetune gpu-w5 all3 -- $CPU_RECIPE --max_length_seconds 5" \
+      "finetune gpu-w5e8 all3 -- $CPU_RECIPE --max_length_seconds 5 --num_train_epochs 8" ;;
+    # After window5: longer schedules with two layers frozen (the shipped recipe's freezing) where
+    # the shipped model's data lives (three corpora), a second seed, noise + label smoothing.
+    schedule) run_parallel \
+      "finetune gpu-w4e8 all3 -- $CPU_RECIPE --num_train_epochs 8" \
+      "finetune gpu-w5e12 all3 -- $CPU_RECIPE --max_length_seconds 5 --num_train_epochs 12" \
+      "finetune gpu-w5e8s1 all3 -- $CPU_RECIPE --max_length_seconds 5 --num_train_epochs 8 --seed 1" \
+      "finetune gpu-w5e8ns all3 -- $CPU_RECIPE --max_length_seconds 5 --num_train_epochs 8 --augment_noise_snr_db 15 --label_smoothing_factor 0.1" \
+      "finetune gpu-w5e8 ravdess_extra -- $CPU_RECIPE --max_length_seconds 5 --num_train_epochs 8" \
+      "finetune gpu-w5f0s2 ravdess -- $CPU_RECIPE --freeze_encoder_layers 0 --max_length_seconds 5 --seed 2" ;;
+    # After schedule: the winner (4 s, two layers frozen, 8 epochs) with a second seed, and on RAVDESS.
+    seed1) run_parallel \
+      "finetune gpu-w4e8s1 all3 -- $CPU_RECIPE --num_train_epochs 8 --seed 1" \
+      "finetune gpu-w4e8 ravdess -- $CPU_RECIPE --num_train_epochs 8" ;;
+    seed2) run_parallel "finetune gpu-w4e8s2 all3 -- $CPU_RECIPE --num_train_epochs 8 --seed 2" ;;
     *) echo "unknown step $step"; exit 2 ;;
   esac
 done

@@ -1,0 +1,58 @@
+"""How bench/finetune.py turns per-fold runs into result rows: when a goal is judged, how seeds pool."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from bench.finetune import describe_tag, pool_seeds, summarise
+
+
+def _runs(root: Path, uas: list[float]) -> list[Path]:
+    """Fold folders as finetune/train.py leaves them (only the keys the summary reads)."""
+    outs = []
+    for fold, ua in enumerate(uas):
+        out = root / f"fold{fold}"
+        out.mkdir(parents=True)
+        (out / "all_results.json").write_text(json.dumps({
+            "eval_unweighted_accuracy": ua, "eval_accuracy": ua + 0.01, "eval_macro_f1": ua - 0.01,
+            "eval_per_epoch": [{"eval_unweighted_accuracy": ua - 0.05}, {"eval_unweighted_accuracy": ua}],
+            "train_runtime": 100.0, "train_samples": 1000, "epoch": 2.0, "peak_ram_mb": 900.0}))
+        outs.append(out)
+    return outs
+
+
+def test_goal_is_judged_only_when_every_fold_is_in(tmp_path):
+    outs = _runs(tmp_path, [0.80, 0.78, 0.76])
+    missing = outs + [tmp_path / "fold3", tmp_path / "fold4"]  # not run yet
+    partial = summarise("all3", "b", missing, 75.0, ">= 75 %", range(5), total_folds=5)
+    assert partial[0]["metric"] == "UA (last epoch)" and partial[0]["value"] == pytest.approx(78.0)
+    assert partial[0]["met"] is None and "3 fold(s)" in partial[0]["notes"]
+    _runs(tmp_path / "rest", [0.70, 0.70])
+    for fold in (3, 4):
+        (tmp_path / f"fold{fold}").symlink_to(tmp_path / "rest" / f"fold{fold - 3}")
+    complete = summarise("all3", "b", missing, 75.0, ">= 75 %", range(5), total_folds=5)
+    assert complete[0]["value"] == pytest.approx(74.8) and complete[0]["met"] is False
+    time_row = next(r for r in complete if r["metric"] == "training time per clip per epoch")
+    assert time_row["value"] == pytest.approx(50.0)  # 100 s / (1000 clips x 2 epochs), in ms
+
+
+def test_seeds_pool_to_their_mean_and_an_incomplete_seed_is_not_judged(tmp_path):
+    seeds = {"s0": _runs(tmp_path / "s0", [0.77, 0.75]), "s1": _runs(tmp_path / "s1", [0.74, 0.72])}
+    (row,) = pool_seeds("b", seeds, 75.0, ">= 75 %", total_folds=2)
+    assert row["value"] == pytest.approx(74.5) and row["met"] is False
+    assert "s0 76.0" in row["notes"] and "s1 73.0" in row["notes"] and "std over seeds 1.5" in row["notes"]
+    seeds["s2"] = _runs(tmp_path / "s2", [0.90])  # one fold of two: the pool is reported, not judged
+    (row,) = pool_seeds("b", seeds, 75.0, ">= 75 %", total_folds=2)
+    assert row["met"] is None and "mean of 3 seeds" in row["metric"]
+    assert pool_seeds("b", {"none": [tmp_path / "nothing"]}, 75.0, ">= 75 %", total_folds=1) == []
+
+
+def test_recipe_search_tags_say_what_they_changed():
+    assert describe_tag("gpu-w5f0e8s2") == ("recipe: whisper_tiny.json with 5 s window, all 4 encoder layers "
+                                            "trained, 8 epochs, seed 2, one H100, bf16, folds side by side")
+    assert "4 s window, conv + 2 lowest layers frozen, 5 epochs, seed 0, CPU" in describe_tag("w4")
+    assert "label smoothing" in describe_tag("gpu-w5e8ns")
+    assert describe_tag("window4") == "" and describe_tag("lpft") == ""
