@@ -195,7 +195,7 @@ def all3_kfold():
 
 DISTILL_WEIGHT = 0.5  # fixed before any run: weights are not tuned on test folds
 TEACHER_RUNS = Path(os.environ.get("SER_FINETUNE_RUNS", "/tmp/ser_finetune_runs"))
-TEACHER_TAG = "window4"  # bench.finetune runs of the shipped Whisper recipe
+TEACHER_TAG = "window4"  # bench.finetune runs of the 4 s, 5-epoch Whisper recipe (shipped until the 8-epoch one); the KD rows used them
 KD = " + distilled from the fine-tuned Whisper of the same fold"
 KD_NOTE = (f"Knowledge distillation: each training target is {1 - DISTILL_WEIGHT:g} x one-hot + {DISTILL_WEIGHT:g} x "
            "the probabilities of whisper-tiny.en fine-tuned on the same fold's training speakers "
