@@ -44,14 +44,18 @@ DEFAULT_TRAIN_ARGS = (f"{ROOT / 'finetune' / 'recipes' / 'whisper_tiny.json'} "
                       "--save_strategy no --load_best_model_at_end False")
 
 
-def _merge(rows: list[dict]) -> None:
-    """Replace this stage's rows in finetune.json, keep the other stages' rows."""
+def _merge(rows: list[dict], whole_benchmarks: bool = False) -> None:
+    """Replace this stage's rows in finetune.json, keep the other stages' rows.
+
+    ``whole_benchmarks``: also drop the old rows of these benchmarks that ``rows`` do not renew
+    (a compact summary replaces a full one)."""
     from .common import write
 
     path = RESULTS / f"{NAME}.json"
     old = json.loads(path.read_text()) if path.exists() else []
     keys = {(r["benchmark"], r["metric"]) for r in rows}
-    write(NAME, [r for r in old if (r["benchmark"], r["metric"]) not in keys] + rows)
+    names = {r["benchmark"] for r in rows} if whole_benchmarks else set()
+    write(NAME, [r for r in old if (r["benchmark"], r["metric"]) not in keys and r["benchmark"] not in names] + rows)
 
 
 def _threads() -> int:
@@ -347,9 +351,9 @@ def pool_seeds(benchmark: str, outs_per_seed: dict[str, list[Path]], goal: float
         return []
     mean, spread = float(np.mean(list(means.values()))), float(np.std(list(means.values())))
     per_seed = ", ".join(f"{tag} {m:.1f}" for tag, m in means.items())
-    return [row(benchmark, f"UA (last epoch), mean of {len(means)} seeds", round(mean, 1), "%", goal_text,
+    return [row(benchmark, "UA (last epoch), mean over seeds", round(mean, 1), "%", goal_text,
                 mean >= goal if goal is not None and complete else None,
-                notes=f"per seed (mean over folds): {per_seed}; std over seeds {spread:.1f} points")]
+                notes=f"{len(means)} seeds, per seed (mean over folds): {per_seed}; std over seeds {spread:.1f} points")]
 
 
 STAGES = {
@@ -421,7 +425,7 @@ def main(argv=None) -> None:
             rows = rows[:1]
         if rows and describe_tag(args.tag):
             rows[0]["notes"] += f"; {describe_tag(args.tag)}"
-        _merge(rows)
+        _merge(rows, whole_benchmarks=args.compact)
     print(f"peak RAM of this process: {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024} MB")
 
 
