@@ -47,7 +47,9 @@ def test_upload_a_clip_and_see_each_model_prediction(page, demo_app, data_root, 
     assert models == (2 if not os.environ.get("SER_APP_MODELS") else len(os.environ["SER_APP_MODELS"].split(",")))
     for i in range(models):
         label = page.locator(f"#probs-{i}")
-        label.locator("text=/%/").first.wait_for()  # confidences drawn, e.g. "15%"
+        # confidences drawn, e.g. "15%"; the first request also loads the models, which on two cores busy
+        # with other jobs took over 30 s once: this checks what is drawn, not how fast (bench/ has the latency)
+        label.locator("text=/%/").first.wait_for(timeout=120_000)
         text = label.inner_text()
         assert any(name in text for name in LABELS), text
     page.locator("text=Waveform").first.wait_for()
