@@ -225,6 +225,16 @@ def timing(clips: int = 40) -> list[dict]:
     return rows
 
 
+def finished(out: Path) -> dict | None:
+    """A fold's results, or None if it has not finished: a run stopped between training and its
+    evaluation (a deadline, a kill) leaves an ``all_results.json`` with the training metrics only."""
+    path = out / "all_results.json"
+    if not path.exists():
+        return None
+    results = json.loads(path.read_text())
+    return results if "eval_unweighted_accuracy" in results else None
+
+
 def _run_folds(stage: str, corpora: list[str], label_set: str, protocol: str, folds: list[int],
                extra: list[str], jobs: int = 1, launcher: list[str] = (), tag: str = "") -> list[Path]:
     """Run finetune/train.py once per fold, ``jobs`` at a time (skipping folds already done).
@@ -236,7 +246,7 @@ def _run_folds(stage: str, corpora: list[str], label_set: str, protocol: str, fo
     for fold in folds:
         out = RUNS / (f"{stage}-{tag}" if tag else stage) / f"fold{fold}"
         outs.append(out)
-        if (out / "all_results.json").exists():
+        if finished(out):
             continue
         script = [str(ROOT / "finetune" / "train.py")] if launcher else [sys.executable, str(ROOT / "finetune" / "train.py")]
         cmd = [*launcher, *script, *extra[:1], "--model_name_or_path", str(BACKBONE),
@@ -270,7 +280,7 @@ def summarise(stage: str, benchmark: str, outs: list[Path], goal: float | None, 
 
     A goal is only judged (met / not met) when all ``total_folds`` of the protocol are in.
     """
-    results = [json.loads((o / "all_results.json").read_text()) for o in outs if (o / "all_results.json").exists()]
+    results = [r for r in map(finished, outs) if r]
     if not results:
         return []
     uas = [r["eval_unweighted_accuracy"] for r in results]
@@ -287,7 +297,7 @@ def summarise(stage: str, benchmark: str, outs: list[Path], goal: float | None, 
             row(benchmark, "UA (best epoch, chosen on the test fold: optimistic)", round(best, 1), "%",
                 notes=f"{counted}; for comparison only")]
     if stage.startswith("ravdess"):
-        done = [f for f, o in zip(folds, outs) if (o / "all_results.json").exists()]
+        done = [f for f, o in zip(folds, outs) if finished(o)]
         ref = reference_on_folds(done)
         if ref is not None:
             rows.append(row(benchmark, "UA gain over the frozen reference on the same folds", round(mean - 100 * ref, 1),
@@ -321,16 +331,23 @@ def _defer_to_pool(benchmarks: list[str]) -> list[dict]:
 
 
 def describe_tag(tag: str) -> str:
-    """What a recipe-search tag means: ``[gpu-]w<seconds>[f0][e<epochs>][ns][s<seed>]`` on whisper_tiny.json."""
-    m = re.fullmatch(r"(gpu-)?w(\d+)(f0)?(?:e(\d+))?(ns)?(?:s(\d+))?", tag)
+    """What a recipe-search tag means: ``[gpu-]w<seconds>[f0][e<epochs>][ns|ls|cw][s<seed>]``.
+
+    Every tag is whisper_tiny.json's learning rates, batch and freezing with the changes it names;
+    no ``e<N>`` means 5 epochs (the recipe when those runs were made), ``ls`` label smoothing 0.1
+    (in the recipe since the third GPU lease), ``ns`` noise at SNR >= 15 dB plus label smoothing,
+    ``cw`` a class-weighted loss.
+    """
+    m = re.fullmatch(r"(gpu-)?w(\d+)(f0)?(?:e(\d+))?(ns|ls|cw)?(?:s(\d+))?", tag)
     if not m:
         return ""
-    gpu, window, unfrozen, epochs, noise, seed = m.groups()
+    gpu, window, unfrozen, epochs, variant, seed = m.groups()
     parts = [f"{window} s window", "all 4 encoder layers trained" if unfrozen else "conv + 2 lowest layers frozen",
              f"{epochs or 5} epochs"]
-    parts += ["noise (SNR >= 15 dB) + label smoothing 0.1"] if noise else []
+    parts += {"ns": ["noise (SNR >= 15 dB) + label smoothing 0.1"], "ls": ["label smoothing 0.1"],
+              "cw": ["class-weighted loss"]}.get(variant, [])
     parts += [f"seed {seed or 0}", "one H100, bf16, folds side by side" if gpu else "CPU"]
-    return "recipe: whisper_tiny.json with " + ", ".join(parts)
+    return "recipe: " + ", ".join(parts)
 
 
 def pool_seeds(benchmark: str, outs_per_seed: dict[str, list[Path]], goal: float | None, goal_text: str | None,
@@ -342,8 +359,7 @@ def pool_seeds(benchmark: str, outs_per_seed: dict[str, list[Path]], goal: float
     """
     means, complete = {}, True
     for tag, outs in outs_per_seed.items():
-        done = [json.loads((o / "all_results.json").read_text())["eval_unweighted_accuracy"]
-                for o in outs if (o / "all_results.json").exists()]
+        done = [r["eval_unweighted_accuracy"] for r in map(finished, outs) if r]
         complete &= len(done) >= total_folds
         if done:
             means[tag] = 100 * float(np.mean(done))

@@ -27,10 +27,14 @@ def _runs(root: Path, uas: list[float]) -> list[Path]:
 def test_goal_is_judged_only_when_every_fold_is_in(tmp_path):
     outs = _runs(tmp_path, [0.80, 0.78, 0.76])
     missing = outs + [tmp_path / "fold3", tmp_path / "fold4"]  # not run yet
+    (tmp_path / "fold3").mkdir()  # stopped after training, before its evaluation (a GPU lease's deadline)
+    (tmp_path / "fold3" / "all_results.json").write_text(json.dumps({"train_runtime": 90.0, "epoch": 12.0}))
     partial = summarise("all3", "b", missing, 75.0, ">= 75 %", range(5), total_folds=5)
     assert partial[0]["metric"] == "UA (last epoch)" and partial[0]["value"] == pytest.approx(78.0)
     assert partial[0]["met"] is None and "3 fold(s)" in partial[0]["notes"]
     _runs(tmp_path / "rest", [0.70, 0.70])
+    (tmp_path / "fold3" / "all_results.json").unlink()
+    (tmp_path / "fold3").rmdir()
     for fold in (3, 4):
         (tmp_path / f"fold{fold}").symlink_to(tmp_path / "rest" / f"fold{fold - 3}")
     complete = summarise("all3", "b", missing, 75.0, ">= 75 %", range(5), total_folds=5)
@@ -47,12 +51,19 @@ def test_seeds_pool_to_their_mean_and_an_incomplete_seed_is_not_judged(tmp_path)
     seeds["s2"] = _runs(tmp_path / "s2", [0.90])  # one fold of two: the pool is reported, not judged
     (row,) = pool_seeds("b", seeds, 75.0, ">= 75 %", total_folds=2)
     assert row["met"] is None and row["notes"].startswith("3 seeds")
+    (tmp_path / "s2" / "fold1").mkdir()  # trained, not evaluated: still one fold of two
+    (tmp_path / "s2" / "fold1" / "all_results.json").write_text(json.dumps({"train_runtime": 90.0}))
+    seeds["s2"].append(tmp_path / "s2" / "fold1")
+    (row,) = pool_seeds("b", seeds, 75.0, ">= 75 %", total_folds=2)
+    assert row["met"] is None
     assert pool_seeds("b", {"none": [tmp_path / "nothing"]}, 75.0, ">= 75 %", total_folds=1) == []
 
 
 def test_recipe_search_tags_say_what_they_changed():
-    assert describe_tag("gpu-w5f0e8s2") == ("recipe: whisper_tiny.json with 5 s window, all 4 encoder layers "
-                                            "trained, 8 epochs, seed 2, one H100, bf16, folds side by side")
+    assert describe_tag("gpu-w5f0e8s2") == ("recipe: 5 s window, all 4 encoder layers trained, 8 epochs, seed 2, "
+                                            "one H100, bf16, folds side by side")
     assert "4 s window, conv + 2 lowest layers frozen, 5 epochs, seed 0, CPU" in describe_tag("w4")
     assert "label smoothing" in describe_tag("gpu-w5e8ns")
+    assert "8 epochs, label smoothing 0.1, seed 1" in describe_tag("gpu-w4e8lss1")
+    assert "10 epochs, class-weighted loss, seed 0" in describe_tag("gpu-w4e10cw")
     assert describe_tag("window4") == "" and describe_tag("lpft") == ""
