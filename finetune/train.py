@@ -291,6 +291,10 @@ def main(argv: list[str] | None = None) -> dict:
     augment = dict(gain_db=data_args.augment_gain_db, noise_snr_db=data_args.augment_noise_snr_db,
                    spec_masks=data_args.augment_spec_masks)
     training_args.remove_unused_columns = False  # the collator needs "path"
+    # Trainer multiplies the loss by the process count under DDP, expecting a token-level loss summed and
+    # divided by the global token count; a clip classifier's loss is already a mean over the clips, so
+    # that would scale the loss (and the logged value) by the number of GPUs.
+    training_args.average_tokens_across_devices = False
     if eval_ds is None:
         training_args.eval_strategy, training_args.load_best_model_at_end = "no", False
     class_weights = None
@@ -303,7 +307,7 @@ def main(argv: list[str] | None = None) -> dict:
               "per_device_train_batch_size": training_args.per_device_train_batch_size,
               "weight_decay": training_args.weight_decay, "warmup_steps": training_args.warmup_steps,
               "lr_scheduler_type": getattr(training_args.lr_scheduler_type, "value", training_args.lr_scheduler_type),
-              "seed": training_args.seed,
+              "seed": training_args.seed, "label_smoothing_factor": training_args.label_smoothing_factor,
               "frozen": frozen, "input_window_seconds": window, "attention_mask_used": use_mask}
     final_metrics: dict = {}
 

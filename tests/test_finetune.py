@@ -118,6 +118,43 @@ def test_saved_model_serves_in_the_pipeline(trained, data_root):
         assert sum(s["score"] for s in scores) == pytest.approx(1.0, abs=1e-4)
 
 
+def test_ddp_processes_train_one_model_on_a_mean_loss(tmp_path, data_root):
+    """Two DistributedDataParallel processes (gloo on CPU: the multi-GPU code path without GPUs).
+
+    They share the steps (one epoch is half the steps of one process), the logged loss is the mean
+    cross-entropy and not that times the process count (Trainer's default token averaging across
+    devices would scale a clip classifier's loss, and its gradients, by the number of GPUs), and the
+    main process alone writes a model that serves in the pipeline.
+    """
+    import socket
+
+    from transformers import pipeline
+
+    with socket.socket() as free:
+        free.bind(("127.0.0.1", 0))
+        port = free.getsockname()[1]
+    backbone, out = _tiny_wav2vec2(tmp_path / "backbone"), tmp_path / "ddp"
+    args = _args(backbone, data_root, out)
+    args[args.index("--max_train_samples") + 1] = "32"
+    args[args.index("--per_device_train_batch_size") + 1] = "4"
+    args[args.index("--max_steps") + 1] = "4"
+    args[args.index("--save_strategy") + 1] = "no"
+    args[args.index("--eval_strategy") + 1] = "no"
+    launcher = [sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu", "--num_processes", "2",
+                "--num_machines", "1", "--main_process_port", str(port), "--mixed_precision", "no",
+                "--dynamo_backend", "no"]
+    done = subprocess.run([*launcher, str(TRAIN), *args, "--use_cpu"], env=_env(), capture_output=True, text=True,
+                          timeout=240)
+    assert done.returncode == 0, done.stderr[-3000:]
+    state = json.loads((out / "trainer_state.json").read_text())
+    assert state["global_step"] == 4 and state["epoch"] == pytest.approx(1.0)  # 4 steps x 4 clips x 2 processes = 32
+    first = _losses(state)[1]
+    assert abs(first - np.log(7)) < 0.5, f"first loss {first:.2f}: not a mean over 7 classes (ln 7 = 1.95)"
+    classify = pipeline("audio-classification", model=str(out), device="cpu")
+    scores = classify(str(sorted((data_root / "SAVEE").glob("JK_*.flac"))[0]), top_k=None)
+    assert sorted(s["label"] for s in scores) == sorted(label_names("7"))
+
+
 def test_unreachable_hub_id_gives_one_clear_message(tmp_path):
     done = subprocess.run([sys.executable, str(TRAIN), "--model_name_or_path", "facebook/wav2vec2-base",
                            "--output_dir", str(tmp_path / "out")], env=_env(), capture_output=True, text=True,
