@@ -3,7 +3,7 @@
 # arrived (.device/partN/pack.tar), install the wheels the image lacks, then run the named steps.
 #   bash bench/gpu/device.sh                 # unpack only (a call that just carries a part)
 #   bash bench/gpu/device.sh throughput      # python -m bench.gpu.throughput
-#   bash bench/gpu/device.sh grid1 | grid2 | targets | window4   # fine-tuning experiments (see below)
+#   bash bench/gpu/device.sh grid1 | grid2 | targets | window4 | ... | lease3-s0   # fine-tuning experiments (see below)
 # Everything stays under .device/ (ignored, and kept between calls while the machine is warm);
 # results go to $OUT. See bench/gpu/README.md.
 set -uo pipefail
@@ -31,6 +31,10 @@ PY=python3
 LAUNCH=${LAUNCH:-"$PY -m accelerate.commands.launch --config_file finetune/accelerate/gpu.yaml"}
 CPU_RECIPE=finetune/recipes/whisper_tiny.json
 GPU_RECIPE=finetune/recipes/whisper_tiny_gpu.json
+# The steps below replay the recipe as it was when they ran: whisper_tiny.json was 5 epochs until the
+# second lease and has had label smoothing 0.1 since the third.
+RECIPE5="$CPU_RECIPE --num_train_epochs 5 --label_smoothing_factor 0"
+RECIPE8="$CPU_RECIPE --label_smoothing_factor 0"
 DEADLINE=${DEADLINE:-540}   # seconds; what finished by then is collected
 
 finetune() {  # finetune TAG STAGES... -- TRAIN_ARGS
@@ -56,7 +60,7 @@ run_parallel() {  # each argument is one shell command; all run side by side unt
   wait
 }
 export -f finetune
-export D PY LAUNCH CPU_RECIPE GPU_RECIPE EXTRA JOBS
+export D PY LAUNCH CPU_RECIPE GPU_RECIPE RECIPE5 RECIPE8 EXTRA JOBS
 
 for step in "$@"; do
   case $step in
@@ -83,38 +87,47 @@ for step in "$@"; do
     # four encoder layers trained (f0), a longer schedule (e8), a 5 s window (w5). Goals: RAVDESS 75 %
     # (with and without TESS+SAVEE in training) and the three corpora 75 %.
     window4) run_parallel \
-      "finetune gpu-w4 ravdess_extra -- $CPU_RECIPE" \
-      "finetune gpu-w4f0 ravdess_extra -- $CPU_RECIPE --freeze_encoder_layers 0" \
-      "finetune gpu-w4f0e8 ravdess_extra -- $CPU_RECIPE --freeze_encoder_layers 0 --num_train_epochs 8" \
-      "finetune gpu-w4f0 all3 -- $CPU_RECIPE --freeze_encoder_layers 0" \
-      "finetune gpu-w4f0e8 all3 -- $CPU_RECIPE --freeze_encoder_layers 0 --num_train_epochs 8" \
-      "finetune gpu-w4 ravdess -- $CPU_RECIPE" \
-      "finetune gpu-w4f0 ravdess -- $CPU_RECIPE --freeze_encoder_layers 0" \
-      "finetune gpu-w5f0 ravdess -- $CPU_RECIPE --freeze_encoder_layers 0 --max_length_seconds 5" ;;
+      "finetune gpu-w4 ravdess_extra -- $RECIPE5" \
+      "finetune gpu-w4f0 ravdess_extra -- $RECIPE5 --freeze_encoder_layers 0" \
+      "finetune gpu-w4f0e8 ravdess_extra -- $RECIPE5 --freeze_encoder_layers 0 --num_train_epochs 8" \
+      "finetune gpu-w4f0 all3 -- $RECIPE5 --freeze_encoder_layers 0" \
+      "finetune gpu-w4f0e8 all3 -- $RECIPE5 --freeze_encoder_layers 0 --num_train_epochs 8" \
+      "finetune gpu-w4 ravdess -- $RECIPE5" \
+      "finetune gpu-w4f0 ravdess -- $RECIPE5 --freeze_encoder_layers 0" \
+      "finetune gpu-w5f0 ravdess -- $RECIPE5 --freeze_encoder_layers 0 --max_length_seconds 5" ;;
     # After window4: the 5 s window with two layers frozen (the shipped recipe's freezing) and all
     # four trained, with and without TESS+SAVEE, a longer schedule, a 6 s window, a second seed.
     window5) run_parallel \
-      "finetune gpu-w5 ravdess -- $CPU_RECIPE --max_length_seconds 5" \
-      "finetune gpu-w5f0s1 ravdess -- $CPU_RECIPE --freeze_encoder_layers 0 --max_length_seconds 5 --seed 1" \
-      "finetune gpu-w5f0e8 ravdess -- $CPU_RECIPE --freeze_encoder_layers 0 --max_length_seconds 5 --num_train_epochs 8" \
-      "finetune gpu-w6f0 ravdess -- $CPU_RECIPE --freeze_encoder_layers 0 --max_length_seconds 6" \
-      "finetune gpu-w5 ravdess_extra -- $CPU_RECIPE --max_length_seconds 5" \
-      "finetune gpu-w5 all3 -- $CPU_RECIPE --max_length_seconds 5" \
-      "finetune gpu-w5e8 all3 -- $CPU_RECIPE --max_length_seconds 5 --num_train_epochs 8" ;;
+      "finetune gpu-w5 ravdess -- $RECIPE5 --max_length_seconds 5" \
+      "finetune gpu-w5f0s1 ravdess -- $RECIPE5 --freeze_encoder_layers 0 --max_length_seconds 5 --seed 1" \
+      "finetune gpu-w5f0e8 ravdess -- $RECIPE5 --freeze_encoder_layers 0 --max_length_seconds 5 --num_train_epochs 8" \
+      "finetune gpu-w6f0 ravdess -- $RECIPE5 --freeze_encoder_layers 0 --max_length_seconds 6" \
+      "finetune gpu-w5 ravdess_extra -- $RECIPE5 --max_length_seconds 5" \
+      "finetune gpu-w5 all3 -- $RECIPE5 --max_length_seconds 5" \
+      "finetune gpu-w5e8 all3 -- $RECIPE5 --max_length_seconds 5 --num_train_epochs 8" ;;
     # After window5: longer schedules with two layers frozen (the shipped recipe's freezing) where
     # the shipped model's data lives (three corpora), a second seed, noise + label smoothing.
     schedule) run_parallel \
-      "finetune gpu-w4e8 all3 -- $CPU_RECIPE --num_train_epochs 8" \
-      "finetune gpu-w5e12 all3 -- $CPU_RECIPE --max_length_seconds 5 --num_train_epochs 12" \
-      "finetune gpu-w5e8s1 all3 -- $CPU_RECIPE --max_length_seconds 5 --num_train_epochs 8 --seed 1" \
-      "finetune gpu-w5e8ns all3 -- $CPU_RECIPE --max_length_seconds 5 --num_train_epochs 8 --augment_noise_snr_db 15 --label_smoothing_factor 0.1" \
-      "finetune gpu-w5e8 ravdess_extra -- $CPU_RECIPE --max_length_seconds 5 --num_train_epochs 8" \
-      "finetune gpu-w5f0s2 ravdess -- $CPU_RECIPE --freeze_encoder_layers 0 --max_length_seconds 5 --seed 2" ;;
+      "finetune gpu-w4e8 all3 -- $RECIPE5 --num_train_epochs 8" \
+      "finetune gpu-w5e12 all3 -- $RECIPE5 --max_length_seconds 5 --num_train_epochs 12" \
+      "finetune gpu-w5e8s1 all3 -- $RECIPE5 --max_length_seconds 5 --num_train_epochs 8 --seed 1" \
+      "finetune gpu-w5e8ns all3 -- $RECIPE5 --max_length_seconds 5 --num_train_epochs 8 --augment_noise_snr_db 15 --label_smoothing_factor 0.1" \
+      "finetune gpu-w5e8 ravdess_extra -- $RECIPE5 --max_length_seconds 5 --num_train_epochs 8" \
+      "finetune gpu-w5f0s2 ravdess -- $RECIPE5 --freeze_encoder_layers 0 --max_length_seconds 5 --seed 2" ;;
     # After schedule: the winner (4 s, two layers frozen, 8 epochs) with a second seed, and on RAVDESS.
     seed1) run_parallel \
-      "finetune gpu-w4e8s1 all3 -- $CPU_RECIPE --num_train_epochs 8 --seed 1" \
-      "finetune gpu-w4e8 ravdess -- $CPU_RECIPE --num_train_epochs 8" ;;
-    seed2) run_parallel "finetune gpu-w4e8s2 all3 -- $CPU_RECIPE --num_train_epochs 8 --seed 2" ;;
+      "finetune gpu-w4e8s1 all3 -- $RECIPE5 --num_train_epochs 8 --seed 1" \
+      "finetune gpu-w4e8 ravdess -- $RECIPE5 --num_train_epochs 8" ;;
+    seed2) run_parallel "finetune gpu-w4e8s2 all3 -- $RECIPE5 --num_train_epochs 8 --seed 2" ;;
+    # Third lease: what might carry the three corpora past 75 % over three seeds (the recipe, now 8
+    # epochs, with 10 or 12 epochs, label smoothing 0.1 or a class-weighted loss), and RAVDESS with
+    # TESS + SAVEE in training at 8 epochs. One step per seed, so every finished step pools cleanly.
+    lease3-s*) s=${step#lease3-s}; sfx=$([ "$s" = 0 ] || echo "s$s"); run_parallel \
+      "finetune gpu-w4e12$sfx all3 -- $RECIPE8 --num_train_epochs 12 --seed $s" \
+      "finetune gpu-w4e10$sfx all3 -- $RECIPE8 --num_train_epochs 10 --seed $s" \
+      "finetune gpu-w4e8ls$sfx all3 -- $CPU_RECIPE --label_smoothing_factor 0.1 --seed $s" \
+      "finetune gpu-w4e8cw$sfx all3 -- $RECIPE8 --class_weighted_loss --seed $s" \
+      "finetune gpu-w4e8$sfx ravdess_extra -- $RECIPE8 --seed $s" ;;
     *) echo "unknown step $step"; exit 2 ;;
   esac
 done
