@@ -30,7 +30,9 @@ echo
 PY=python3
 LAUNCH=${LAUNCH:-"$PY -m accelerate.commands.launch --config_file finetune/accelerate/gpu.yaml"}
 CPU_RECIPE=finetune/recipes/whisper_tiny.json
-GPU_RECIPE=finetune/recipes/whisper_tiny_gpu.json
+# grid1, grid2 and targets ran the first lease's finetune/recipes/whisper_tiny_gpu.json (see git history;
+# bench/gpu/README.md says what it held); the recipe is one file now, with loader settings for the GPU's cores.
+GPU_RECIPE="$CPU_RECIPE --dataloader_num_workers 2 --per_device_eval_batch_size 64"
 # The steps below replay the recipe as it was when they ran: whisper_tiny.json was 5 epochs until the
 # second lease and has had label smoothing 0.1 since the third.
 RECIPE5="$CPU_RECIPE --num_train_epochs 5 --label_smoothing_factor 0"
