@@ -9,6 +9,8 @@ import pytest
 
 from bench.finetune import describe_tag, pool_seeds, summarise
 
+REPO = Path(__file__).resolve().parents[1]
+
 
 def _runs(root: Path, uas: list[float]) -> list[Path]:
     """Fold folders as finetune/train.py leaves them (only the keys the summary reads)."""
@@ -67,3 +69,20 @@ def test_recipe_search_tags_say_what_they_changed():
     assert "8 epochs, label smoothing 0.1, seed 1" in describe_tag("gpu-w4e8lss1")
     assert "10 epochs, class-weighted loss, seed 0" in describe_tag("gpu-w4e10cw")
     assert describe_tag("window4") == "" and describe_tag("lpft") == ""
+
+
+def test_the_model_card_takes_the_shipped_recipes_rows_only():
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("build_whisper_model", REPO / "scripts" / "build_whisper_model.py")
+    build = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(build)
+    bench = "RAVDESS+TESS+SAVEE 7 classes, 5 speaker folds, fine-tuned whisper-tiny.en"
+    rows = [{"benchmark": f"{bench} [recipe {tag}]"} for tag in
+            ("gpu-w4e8ls", "gpu-w4e8lss2", "gpu-w4e8ls, seeds pooled", "w4e8ls", "gpu-w4e8", "w4e8s1",
+             "gpu-w4e8cw", "gpu-w4e10s1", "gpu-w4e12", "window4", "gpu-w5e8")]
+    rows += [{"benchmark": bench}, {"benchmark": "RAVDESS 8 classes, frozen whisper-tiny.en + logistic regression"}]
+    kept = [r["benchmark"] for r in build.cross_validation_results(rows)]
+    assert [k.split("[recipe ")[-1] for k in kept] == [
+        "gpu-w4e8ls]", "gpu-w4e8lss2]", "gpu-w4e8ls, seeds pooled]", "w4e8ls]", "gpu-w4e8]", "w4e8s1]",
+        "RAVDESS 8 classes, frozen whisper-tiny.en + logistic regression"]
