@@ -355,21 +355,26 @@ def pool_seeds(benchmark: str, outs_per_seed: dict[str, list[Path]], goal: float
     """One row: the mean over seeds (one tag per seed) of each seed's mean UA over the folds.
 
     A single seed's mean swings by about a point between seeds on these folds, so a goal at the
-    margin is judged on the pooled mean, and only when every seed has all of its folds.
+    margin is judged on the pooled mean, and only when every seed has all of its folds. A seed with
+    some folds missing is listed but kept out of the mean (its folds are not a random sample).
     """
-    means, complete = {}, True
+    means, partial = {}, {}
     for tag, outs in outs_per_seed.items():
         done = [r["eval_unweighted_accuracy"] for r in map(finished, outs) if r]
-        complete &= len(done) >= total_folds
         if done:
-            means[tag] = 100 * float(np.mean(done))
-    if not means:
+            (means if len(done) >= total_folds else partial)[tag] = (100 * float(np.mean(done)), len(done))
+    if not means and not partial:
         return []
-    mean, spread = float(np.mean(list(means.values()))), float(np.std(list(means.values())))
-    per_seed = ", ".join(f"{tag} {m:.1f}" for tag, m in means.items())
+    pooled = means or partial
+    mean, spread = float(np.mean([m for m, _ in pooled.values()])), float(np.std([m for m, _ in pooled.values()]))
+    per_seed = ", ".join(f"{tag} {m:.1f}" for tag, (m, _) in means.items())
+    incomplete = ", ".join(f"{tag} {m:.1f} on {n} of {total_folds} folds" for tag, (m, n) in partial.items())
+    notes = f"{len(means) + len(partial)} seeds, per seed (mean over folds): {per_seed or incomplete}"
+    notes += f"; std over seeds {spread:.1f} points"
+    if means and partial:
+        notes += f"; not in the mean, unfinished: {incomplete}"
     return [row(benchmark, "UA (last epoch), mean over seeds", round(mean, 1), "%", goal_text,
-                mean >= goal if goal is not None and complete else None,
-                notes=f"{len(means)} seeds, per seed (mean over folds): {per_seed}; std over seeds {spread:.1f} points")]
+                mean >= goal if goal is not None and not partial else None, notes=notes)]
 
 
 STAGES = {

@@ -53,6 +53,7 @@ def test_seeds_pool_to_their_mean_and_an_incomplete_seed_is_not_judged(tmp_path)
     seeds["s2"] = _runs(tmp_path / "s2", [0.90])  # one fold of two: the pool is reported, not judged
     (row,) = pool_seeds("b", seeds, 75.0, ">= 75 %", total_folds=2)
     assert row["met"] is None and row["notes"].startswith("3 seeds")
+    assert row["value"] == pytest.approx(74.5) and "not in the mean, unfinished: s2 90.0 on 1 of 2 folds" in row["notes"]
     (tmp_path / "s2" / "fold1").mkdir()  # trained, not evaluated: still one fold of two
     (tmp_path / "s2" / "fold1" / "all_results.json").write_text(json.dumps({"train_runtime": 90.0}))
     seeds["s2"].append(tmp_path / "s2" / "fold1")
