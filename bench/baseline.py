@@ -221,9 +221,6 @@ def _kd_note(tag: str = TEACHER_TAG) -> str:
             "The shipped recipe's student, the same network and training.")
 
 
-KD_NOTE = _kd_note()
-
-
 def _teachers(stage, ds, protocol, tag=TEACHER_TAG, **options) -> dict:
     """``{fold name: {clip_id: probabilities}}``: each fold's fine-tuned Whisper run on its training clips.
 
@@ -298,7 +295,7 @@ def savee_kd_seeds():
                         f"unweighted_accuracy, {label}, mean over seeds", round(float(np.mean(uas)), 2), "%",
                         ">= 55 %", float(np.mean(uas)) >= 55,
                         notes=f"per seed {uas}; std over seeds {np.std(uas):.2f} points; {reports[0]['epochs']} epochs; "
-                              f"{MACHINE_NOTE}. {SPK_NOTE}" + (f" {KD_NOTE}" if kd else "")))
+                              f"{MACHINE_NOTE}. {SPK_NOTE}" + (f" {_kd_note()}" if kd else "")))
     return rows
 
 
