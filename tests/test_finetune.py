@@ -29,8 +29,11 @@ def _env() -> dict:
             "TOKENIZERS_PARALLELISM": "false"}
 
 
-def _launch(args: list[str], accelerate: bool = True) -> subprocess.CompletedProcess:
-    launcher = ([sys.executable, "-m", "accelerate.commands.launch", "--cpu", "--num_processes", "1",
+def _launch(args: list[str], accelerate: bool = True, ddp_port: int | None = None) -> subprocess.CompletedProcess:
+    """Run train.py: plainly, through ``accelerate launch --cpu``, or (``ddp_port``) as two DDP processes."""
+    processes = ["--cpu", "--num_processes", "1"] if ddp_port is None else \
+        ["--multi_gpu", "--num_processes", "2", "--main_process_port", str(ddp_port)]
+    launcher = ([sys.executable, "-m", "accelerate.commands.launch", *processes,
                  "--num_machines", "1", "--mixed_precision", "no", "--dynamo_backend", "no"]
                 if accelerate else [sys.executable])
     done = subprocess.run([*launcher, str(TRAIN), *args], env=_env(), capture_output=True, text=True, timeout=240)
@@ -140,12 +143,7 @@ def test_ddp_processes_train_one_model_on_a_mean_loss(tmp_path, data_root):
     args[args.index("--max_steps") + 1] = "4"
     args[args.index("--save_strategy") + 1] = "no"
     args[args.index("--eval_strategy") + 1] = "no"
-    launcher = [sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu", "--num_processes", "2",
-                "--num_machines", "1", "--main_process_port", str(port), "--mixed_precision", "no",
-                "--dynamo_backend", "no"]
-    done = subprocess.run([*launcher, str(TRAIN), *args, "--use_cpu"], env=_env(), capture_output=True, text=True,
-                          timeout=240)
-    assert done.returncode == 0, done.stderr[-3000:]
+    _launch([*args, "--use_cpu"], ddp_port=port)
     state = json.loads((out / "trainer_state.json").read_text())
     assert state["global_step"] == 4 and state["epoch"] == pytest.approx(1.0)  # 4 steps x 4 clips x 2 processes = 32
     first = _losses(state)[1]
