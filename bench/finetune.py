@@ -331,21 +331,21 @@ def _defer_to_pool(benchmarks: list[str]) -> list[dict]:
 
 
 def describe_tag(tag: str) -> str:
-    """What a recipe-search tag means: ``[gpu-]w<seconds>[f0][e<epochs>][ns|ls|cw][s<seed>]``.
+    """What a recipe-search tag means: ``[gpu-]w<seconds>[f0][e<epochs>][ns|ls|cw|lscw][s<seed>]``.
 
     Every tag is whisper_tiny.json's learning rates, batch and freezing with the changes it names;
     no ``e<N>`` means 5 epochs (the recipe when those runs were made), ``ls`` label smoothing 0.1
     (in the recipe since the third GPU lease), ``ns`` noise at SNR >= 15 dB plus label smoothing,
-    ``cw`` a class-weighted loss.
+    ``cw`` a class-weighted loss, ``lscw`` both.
     """
-    m = re.fullmatch(r"(gpu-)?w(\d+)(f0)?(?:e(\d+))?(ns|ls|cw)?(?:s(\d+))?", tag)
+    m = re.fullmatch(r"(gpu-)?w(\d+)(f0)?(?:e(\d+))?(ns|lscw|ls|cw)?(?:s(\d+))?", tag)
     if not m:
         return ""
     gpu, window, unfrozen, epochs, variant, seed = m.groups()
     parts = [f"{window} s window", "all 4 encoder layers trained" if unfrozen else "conv + 2 lowest layers frozen",
              f"{epochs or 5} epochs"]
     parts += {"ns": ["noise (SNR >= 15 dB) + label smoothing 0.1"], "ls": ["label smoothing 0.1"],
-              "cw": ["class-weighted loss"]}.get(variant, [])
+              "cw": ["class-weighted loss"], "lscw": ["label smoothing 0.1", "class-weighted loss"]}.get(variant, [])
     parts += [f"seed {seed or 0}", "one H100, bf16, folds side by side" if gpu else "CPU"]
     return "recipe: " + ", ".join(parts)
 

@@ -69,6 +69,7 @@ def test_recipe_search_tags_say_what_they_changed():
     assert "label smoothing" in describe_tag("gpu-w5e8ns")
     assert "8 epochs, label smoothing 0.1, seed 1" in describe_tag("gpu-w4e8lss1")
     assert "10 epochs, class-weighted loss, seed 0" in describe_tag("gpu-w4e10cw")
+    assert "8 epochs, label smoothing 0.1, class-weighted loss, seed 2" in describe_tag("gpu-w4e8lscws2")
     assert describe_tag("window4") == "" and describe_tag("lpft") == ""
 
 
