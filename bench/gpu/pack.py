@@ -1,7 +1,7 @@
 """Pack what a bare GPU machine needs into chunks small enough to send one by one.
 
     python -m bench.gpu.pack --data ../shared/corpora --backbone ../shared/models/whisper-tiny.en \
-        --out .device --chunk-mb 44
+        --out .device --chunk-mb 36
 
 The corpora are re-encoded as FLAC at the highest compression level: the same samples (it is
 lossless, and ``tests``-style equality is checked on every file), about 20 % fewer bytes. Files
@@ -66,7 +66,7 @@ def main(argv=None) -> None:
     parser.add_argument("--backbone", type=Path, help="a model folder to send as backbone/")
     parser.add_argument("--extra", type=Path, nargs="*", default=[], help="other files to send (under extra/)")
     parser.add_argument("--out", type=Path, default=Path(".device"))
-    parser.add_argument("--chunk-mb", type=float, default=44.0)
+    parser.add_argument("--chunk-mb", type=float, default=36.0, help="MB per part: a call carries 64 MiB, the working tree (23 MB) included")
     parser.add_argument("--jobs", type=int, default=2)
     args = parser.parse_args(argv)
 
