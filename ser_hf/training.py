@@ -436,7 +436,7 @@ def fit_predict_baseline(train_ds: datasets.Dataset, test_ds: datasets.Dataset, 
         soft = soft_targets(train_f, teacher, len(names), config.distill_weight,
                             None if features is not None else train_ds["clip_id"])
     stats = None
-    if overrides:  # each speaker's own statistics, the test speakers' from their unlabelled test clips
+    if config.speaker_norm and architecture != "seed":  # speaker CMVN; test speakers' from their unlabelled clips
         stats = {**speaker_statistics(train_f), **speaker_statistics(test_f)}
     trainer = train_model(model, train_f, test_f, config, output_dir=output_dir,
                           fixed_frames=fe.fixed_frames, progress=progress, speaker_stats=stats, soft_labels=soft)

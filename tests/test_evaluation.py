@@ -137,3 +137,27 @@ def test_model_overrides_reach_each_folds_model(savee_subset, tmp_path, monkeypa
     config = TrainingConfig(epochs=1, batch_size=16, threads=1, speaker_norm=True, model_overrides={"pooling": "meanstd"})
     out = fit_predict_baseline(train, test, names, config=config, output_dir=tmp_path / "spk", progress=False)
     assert (out["model"].config.pooling, out["model"].config.normalization) == ("meanstd", "none")
+
+
+def test_model_overrides_alone_score_each_clip_by_itself(savee_subset, tmp_path, monkeypatch):
+    """A design override is not speaker CMVN: without ``speaker_norm`` no speaker statistics are
+    computed, and each test clip gets the prediction it gets alone (a bug once normalised by speaker
+    whenever any override was set, which made ``normalization="none"`` silently transductive)."""
+    from ser_hf import training
+
+    monkeypatch.setenv("SER_CACHE", str(tmp_path / "cache"))
+    calls = []
+    real = training.speaker_statistics
+    monkeypatch.setattr(training, "speaker_statistics", lambda f: calls.append(len(f)) or real(f))
+    names = savee_subset.features["emotion"].names
+    train, test = savee_subset.select(range(0, 60, 2)), savee_subset.select(range(1, 60, 2))
+    config = TrainingConfig(epochs=2, batch_size=16, threads=1, model_overrides={"normalization": "none"})
+    out = training.fit_predict_baseline(train, test, names, config=config, output_dir=tmp_path / "run", progress=False)
+    assert calls == []
+    fe = out["feature_extractor"]
+    alone = [int(training.predict(out["model"], training.featurize(test.select([i]), fe, cache_dir=tmp_path / "one"),
+                                  fixed_frames=fe.fixed_frames).argmax(-1)[0]) for i in range(len(test))]
+    assert alone == [int(p) for p in out["y_pred"]]
+    config = TrainingConfig(epochs=1, batch_size=16, threads=1, speaker_norm=True, model_overrides={"normalization": "none"})
+    training.fit_predict_baseline(train, test, names, config=config, output_dir=tmp_path / "spk", progress=False)
+    assert len(calls) == 2  # training speakers' and test speakers' statistics
