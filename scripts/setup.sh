@@ -16,7 +16,7 @@ fi
 
 [ -x .venv/bin/python ] || python3 -m venv .venv
 PIP=".venv/bin/python -m pip"
-if ! .venv/bin/python -c "import ser_hf, gradio, pytest, playwright, onnxruntime" 2>/dev/null; then
+if ! .venv/bin/python -c "import ser_hf, gradio, pytest, playwright, onnxruntime, noisereduce" 2>/dev/null; then
   $PIP install -q --upgrade pip
   $PIP install -q torch==2.13.0
   $PIP install -q -c constraints.txt -e ".[dev]"

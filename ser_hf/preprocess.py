@@ -23,23 +23,21 @@ def trim_silence(wave: np.ndarray, sampling_rate: int = 16_000, top_db: float = 
     return trimmed if trimmed.size >= _MIN_KEPT_S * sampling_rate else wave
 
 
-def reduce_noise(wave: np.ndarray, sampling_rate: int = 16_000, floor_percentile: float = 10.0,
-                 strength: float = 1.5) -> np.ndarray:
-    """Spectral gating: subtract each frequency's noise floor (its quiet-frame level) from the magnitudes.
+def reduce_noise(wave: np.ndarray, sampling_rate: int = 16_000) -> np.ndarray:
+    """Spectral gating with ``noisereduce`` (its default, non-stationary mode).
 
-    The floor is the ``floor_percentile`` of that bin's magnitude over time, which in acted
-    corpora is the room and microphone hiss between words; the phase is kept.
+    Chosen by ``python -m bench denoise``: on real clips with white noise at 5 and 10 dB SNR it
+    brings the log-mel features much closer to the clean clip's than the spectral subtraction
+    this module used before, at about 0.1 s per clip.
     """
-    import librosa
+    import noisereduce
 
-    if wave.size < 512:
+    if wave.size == 0:
         return wave
-    spec = librosa.stft(wave, n_fft=512, hop_length=128)
-    magnitude = np.abs(spec)
-    floor = np.percentile(magnitude, floor_percentile, axis=1, keepdims=True)
-    gain = np.clip(1.0 - strength * floor / np.maximum(magnitude, 1e-10), 0.0, 1.0)
-    cleaned = librosa.istft(spec * gain, hop_length=128, length=wave.size)
-    return cleaned.astype(np.float32, copy=False)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        cleaned = noisereduce.reduce_noise(y=wave, sr=sampling_rate)
+    # Digital silence divides zero by zero in its smoothing: those samples were silent, and stay so.
+    return np.nan_to_num(cleaned, nan=0.0, posinf=0.0, neginf=0.0).astype(np.float32, copy=False)
 
 
 def preprocess(wave: np.ndarray, sampling_rate: int = 16_000, trim_db: float | None = None,
