@@ -34,7 +34,7 @@ class MfccCnnConfig(PretrainedConfig):
     model_type = "mfcc_cnn"
 
     def __init__(self, architecture: str = "cnn1d", num_features: int = 64,
-                 channels: tuple[int, ...] = (96, 96, 128, 128), use_deltas: bool = True,
+                 channels: tuple[int, ...] = (128, 128, 192, 192), use_deltas: bool = True,
                  seed_frames: int = 60, dropout: float = 0.3, label_smoothing: float = 0.1,
                  freq_masks: int = 2, freq_mask_width: int = 8, time_masks: int = 2,
                  time_mask_width: int = 20, normalization: str = "utterance", pooling: str = "meanmax",
