@@ -4,8 +4,9 @@
 
 The feature extractor's optional noise reduction (``reduce_noise=True``, the seeds' "cleaning")
 calls ``noisereduce`` in its default non-stationary mode. This compares it with its stationary mode
-and with the spectral subtraction ser_hf used before (kept below for the comparison). 24 real clips (8 each of RAVDESS, TESS and SAVEE, seeded) get white noise at 5, 10 and 20 dB SNR;
-each method is scored by the waveform SNR it gains over the noisy input, by the mean distance of
+and with the spectral subtraction ser_hf used before (kept below for the comparison). 24 real
+clips (8 each of RAVDESS, TESS and SAVEE, seeded) get white noise at 5, 10 and 20 dB SNR; each
+method is scored by the waveform SNR it gains over the noisy input, by the mean distance of
 its log-mel spectrogram (64 bands, floored 80 dB below the clean clip's peak, as the features
 see it) to the clean clip's, and by its median time per clip on one thread.
 """
@@ -58,12 +59,12 @@ def _logmel(wave, top=None):
 
 def main() -> None:
     import noisereduce
-    import torch
+    from threadpoolctl import threadpool_limits
 
     from ser_hf.audio import load_audio
     from ser_hf.preprocess import reduce_noise
 
-    torch.set_num_threads(1)
+    threadpool_limits(1)  # the timings are per clip on one thread
     methods = {
         "ser_hf reduce_noise (noisereduce, non-stationary)": lambda x: reduce_noise(x, 16_000),
         "noisereduce, stationary": lambda x: noisereduce.reduce_noise(y=x, sr=16_000, stationary=True),
