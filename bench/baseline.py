@@ -558,7 +558,9 @@ def main(argv=None) -> None:
         for r in previous:
             done.setdefault(r.get("experiment", "?"), []).append(r)
         done[name] = rows
-        write("baseline", [r for key in EXPERIMENTS for r in done.get(key, [])])
+        # Rows of experiments this process does not know (added since it started) are kept too.
+        order = [*EXPERIMENTS, *(key for key in done if key not in EXPERIMENTS)]
+        write("baseline", [r for key in order for r in done.get(key, [])])
 
 
 if __name__ == "__main__":
