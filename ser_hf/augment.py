@@ -1,5 +1,6 @@
-"""Train-time augmentation: waveform effects (noise at an SNR, time stretch, pitch shift, time shift)
-and SpecAugment-style masks on features. Nothing here runs at evaluation or inference.
+"""Train-time waveform augmentation: noise at an SNR, time stretch, pitch shift, time shift.
+Nothing here runs at evaluation or inference; the feature-level masks (SpecAugment) live in the
+model's training mode (:mod:`ser_hf.models.mfcc_cnn`).
 
 Why two levels: the waveform effects are the ones the seed projects used, but pitch shifting
 costs ~12 ms a clip, too much to redo every epoch on 2 cores. The baseline therefore renders a
@@ -90,25 +91,3 @@ def clip_rng(key: str, copy: int, seed: int = 0) -> np.random.Generator:
     """A generator fixed by the clip's path and copy number, so cached copies are reproducible."""
     return np.random.default_rng([zlib.crc32(key.encode()), copy, seed])
 
-
-def spec_augment(features, time_masks: int = 2, time_width: int = 20, freq_masks: int = 2,
-                 freq_width: int = 8, generator=None):
-    """Zero random time and frequency bands of a ``[batch, freq, time]`` tensor (SpecAugment).
-
-    Masks are set to each example's mean so that per-utterance normalisation is not skewed.
-    """
-    import torch
-
-    features = features.clone()
-    batch, n_freq, n_time = features.shape
-    fill = features.mean(dim=(1, 2))
-    for b in range(batch):
-        for _ in range(freq_masks):
-            width = int(torch.randint(0, freq_width + 1, (1,), generator=generator))
-            start = int(torch.randint(0, max(1, n_freq - width), (1,), generator=generator))
-            features[b, start:start + width, :] = fill[b]
-        for _ in range(time_masks):
-            width = int(torch.randint(0, min(time_width, n_time // 4) + 1, (1,), generator=generator))
-            start = int(torch.randint(0, max(1, n_time - width), (1,), generator=generator))
-            features[b, :, start:start + width] = fill[b]
-    return features
