@@ -186,7 +186,9 @@ def test_shipped_model_loads_and_recognises_training_speakers(clips):
 
 
 @pytest.mark.parametrize("options", [{"normalization": "utterance_global", "pooling": "meanstd"},
-                                     {"normalization": "none", "pooling": "meanstd"}])
+                                     {"normalization": "none", "pooling": "meanstd"},
+                                     {"architecture": "cnn2d", "channels": [8, 8, 16, 16]},
+                                     {"architecture": "cnn2d", "channels": [8, 16], "normalization": "utterance_global"}])
 def test_other_normalisations_and_poolings_ignore_padding(clips, options):
     """Every normalisation and pooling option is masked: a clip padded in a batch scores as alone."""
     model, fe = build_baseline(label_names("7"), seed=0, **options)
@@ -198,6 +200,20 @@ def test_other_normalisations_and_poolings_ignore_padding(clips, options):
     assert torch.allclose(alone, together, atol=1e-4)
     with pytest.raises(ValueError, match="normalization"):
         MfccCnnConfig(normalization="speaker")
+
+
+def test_2d_network_round_trips_through_auto_classes(tmp_path, clips):
+    """The 2-D option is the same Hugging Face model: saved, reloaded by the Auto classes, same scores."""
+    model, fe = build_baseline(label_names("7"), "cnn2d", seed=0, channels=[8, 16, 16])
+    assert any(isinstance(m, torch.nn.Conv2d) for m in model.modules())
+    model.save_pretrained(tmp_path)
+    fe.save_pretrained(tmp_path)
+    loaded = AutoModelForAudioClassification.from_pretrained(tmp_path).eval()
+    assert loaded.config.architecture == "cnn2d"
+    inputs = AutoFeatureExtractor.from_pretrained(tmp_path)([load_audio(p) for p in clips["savee"][:3]],
+                                                            sampling_rate=16000, return_tensors="pt")
+    with torch.inference_mode():
+        assert torch.equal(model.eval()(**inputs).logits, loaded(**inputs).logits)
 
 
 def test_mixup_blends_the_batch_only_while_training(clips):

@@ -15,10 +15,10 @@ def register(subparsers) -> None:
         description="Train MODEL's recipe afresh on each fold of the protocol and test it on the fold's "
                     "unseen speakers; report accuracy, unweighted accuracy and macro-F1 (mean ± std over "
                     "folds, per corpus, per class) with a confusion matrix PNG, training curves PNG and a "
-                    "JSON file. MODEL is 'mfcc-cnn' or 'seed' (the baseline architectures) or a saved "
+                    "JSON file. MODEL is 'mfcc-cnn', 'cnn2d' or 'seed' (the baseline architectures) or a saved "
                     "baseline folder (its architecture is retrained). --protocol as_is scores a saved "
                     "model of any kind on all of the data without retraining.")
-    parser.add_argument("model", help="mfcc-cnn, seed, or a saved model folder")
+    parser.add_argument("model", help="mfcc-cnn, cnn2d, seed, or a saved model folder")
     add_data_arguments(parser)
     parser.add_argument("--protocol", default="kfold", choices=PROTOCOLS, help="evaluation protocol (default kfold)")
     parser.add_argument("--folds", type=int, default=5, help="folds of the kfold protocol (default 5)")
@@ -37,8 +37,8 @@ def register(subparsers) -> None:
 def _architecture(model: str) -> str | None:
     if model in ("mfcc-cnn", "mfcc_cnn", "cnn1d"):
         return "cnn1d"
-    if model == "seed":
-        return "seed"
+    if model in ("seed", "cnn2d"):
+        return model
     config_file = Path(model) / "config.json"
     if config_file.is_file():
         import json

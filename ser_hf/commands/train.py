@@ -17,8 +17,9 @@ def add_data_arguments(parser) -> None:
     parser.add_argument("--corpora", nargs="+", metavar="NAME", help="corpora to use (default: all found)")
     parser.add_argument("--label-set", default="7", choices=sorted(LABEL_SETS, key=int, reverse=True),
                         help="emotion label set (default 7: calm merged into neutral)")
-    parser.add_argument("--architecture", default="cnn1d", choices=("cnn1d", "seed"),
-                        help="baseline network (default cnn1d; seed: seed 000's Conv1D network)")
+    parser.add_argument("--architecture", default="cnn1d", choices=("cnn1d", "cnn2d", "seed"),
+                        help="baseline network (default cnn1d; cnn2d: 2-D convolutions over bands and time, "
+                             "slower and no better on SAVEE; seed: seed 000's Conv1D network)")
     parser.add_argument("--epochs", type=int, default=20,
                         help="training epochs, each over the clean clips and their augmented copies (default 20)")
     parser.add_argument("--augment-copies", type=int, default=1,

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from transformers import PretrainedConfig
 
-ARCHITECTURES = ("cnn1d", "seed")
+ARCHITECTURES = ("cnn1d", "cnn2d", "seed")
 NORMALIZATIONS = ("utterance", "utterance_global", "none")
 POOLINGS = ("meanmax", "meanstd")
+# Per-architecture default widths: the 2-D network's every channel spans all bands' positions, so a
+# fraction of the 1-D widths already costs it about four times the 1-D network's training time.
+DEFAULT_CHANNELS = {"cnn1d": (128, 128, 192, 192), "cnn2d": (16, 32, 64, 128), "seed": (128, 128, 192, 192)}
 
 
 class MfccCnnConfig(PretrainedConfig):
@@ -14,27 +17,30 @@ class MfccCnnConfig(PretrainedConfig):
 
     Args:
         architecture: ``"cnn1d"`` (the default: 1-D convolutions over time on log-mel +
-            deltas, batch norm, global mean+max pooling) or ``"seed"`` (seed 000's Conv1D network on a
-            flattened 2400-value MFCC matrix, 40 coefficients x 60 frames).
+            deltas, batch norm, global mean+max pooling), ``"cnn2d"`` (the same input as an image,
+            3x3 convolutions over bands and time; measured slower and no better, kept for comparison)
+            or ``"seed"`` (seed 000's Conv1D network on a flattened 2400-value MFCC matrix,
+            40 coefficients x 60 frames).
         num_features: feature rows the extractor emits (mel bands, or MFCC coefficients).
-        channels: output channels of the conv blocks (``cnn1d``).
-        use_deltas: stack first and second time derivatives as extra input channels (``cnn1d``).
+        channels: output channels of the conv blocks (``cnn1d``, ``cnn2d``); by default
+            ``DEFAULT_CHANNELS[architecture]``.
+        use_deltas: stack first and second time derivatives as extra input channels (``cnn1d``, ``cnn2d``).
         seed_frames: frames of the seed's fixed-size input (``seed``; 40 x 60 = 2400).
         dropout: dropout before the classifier.
         label_smoothing: smoothing of the cross-entropy targets during training.
         freq_masks, freq_mask_width, time_masks, time_mask_width: SpecAugment masks applied
-            while training (``cnn1d``): how many bands, and their largest width in rows/frames.
-        normalization: per-utterance input normalisation of ``cnn1d`` over the clip's real frames:
+            while training (``cnn1d``, ``cnn2d``): how many bands, and their largest width in rows/frames.
+        normalization: per-utterance input normalisation of ``cnn1d``/``cnn2d`` over the clip's real frames:
             ``"utterance"`` (each row to zero mean, unit variance: CMVN), ``"utterance_global"``
             (one mean and variance for the whole clip, which keeps the spectral shape) or ``"none"``.
-        pooling: global pooling of ``cnn1d`` over time: ``"meanmax"`` or ``"meanstd"``.
-        mixup_alpha: mixup while training (``cnn1d``), Beta(alpha, alpha) weights; 0 turns it off.
+        pooling: global pooling of ``cnn1d``/``cnn2d`` over time: ``"meanmax"`` or ``"meanstd"``.
+        mixup_alpha: mixup while training (``cnn1d``, ``cnn2d``), Beta(alpha, alpha) weights; 0 turns it off.
     """
 
     model_type = "mfcc_cnn"
 
     def __init__(self, architecture: str = "cnn1d", num_features: int = 64,
-                 channels: tuple[int, ...] = (128, 128, 192, 192), use_deltas: bool = True,
+                 channels: tuple[int, ...] | None = None, use_deltas: bool = True,
                  seed_frames: int = 60, dropout: float = 0.3, label_smoothing: float = 0.1,
                  freq_masks: int = 2, freq_mask_width: int = 8, time_masks: int = 2,
                  time_mask_width: int = 20, normalization: str = "utterance", pooling: str = "meanmax",
@@ -50,7 +56,7 @@ class MfccCnnConfig(PretrainedConfig):
         self.pooling = pooling
         self.mixup_alpha = mixup_alpha
         self.num_features = num_features
-        self.channels = list(channels)
+        self.channels = list(channels if channels is not None else DEFAULT_CHANNELS[architecture])
         self.use_deltas = use_deltas
         self.seed_frames = seed_frames
         self.dropout = dropout
