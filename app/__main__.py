@@ -144,16 +144,28 @@ def main(argv=None) -> None:
     # Files served: the examples' folder and Gradio's own upload folder, nothing else; the
     # repository (models, configs) is blocked outright (tests/test_exposure.py).
     auth = tuple(args.auth.split(":", 1)) if args.auth else None
+    from gradio.route_utils import delete_files_created_by_app
     from gradio.utils import _parse_file_size
 
     from .rest import predict_route
 
     rest = predict_route(lambda body: ui.predict_all(recognizers, body), concurrency=args.concurrency,
                          queue_size=args.queue_size, max_bytes=_parse_file_size(args.max_file_size), auth=auth)
-    demo.launch(server_name=args.host, server_port=args.port, share=args.share, auth=auth,
-                max_file_size=args.max_file_size, show_error=True, allowed_paths=folders, blocked_paths=[str(REPO)],
-                footer_links=["api", "gradio"], app_kwargs={"routes": [rest]})
-    # launch() returns when the server is closed (Ctrl+C); with share=False it blocks by itself.
+    try:
+        demo.launch(server_name=args.host, server_port=args.port, share=args.share, auth=auth,
+                    max_file_size=args.max_file_size, show_error=True, allowed_paths=folders, blocked_paths=[str(REPO)],
+                    footer_links=["api", "gradio"], app_kwargs={"routes": [rest]})
+        # launch() returns when Ctrl+C has closed the server; with share=False it blocks by itself.
+    except KeyboardInterrupt:
+        # Ctrl+C before launch() reached its own handler: with --share it still dials the share
+        # server (up to 30 s offline) while this server already answers requests.
+        print("Keyboard interruption while starting... closing server.", file=sys.stderr)
+    finally:
+        # Uploads are deleted by the server thread's shutdown (delete_cache), which Gradio waits
+        # for only 5 s, or not at all when interrupted mid-launch; Gradio's own deletion, run here
+        # as well, makes sure they go with the server.
+        demo.close(verbose=False)
+        delete_files_created_by_app(demo, age=None)
 
 
 if __name__ == "__main__":
