@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import argparse
 import atexit
+import faulthandler
 import ipaddress
 import logging
 import os
 import shutil
+import signal
 import sys
 from pathlib import Path
 
@@ -111,6 +113,8 @@ def exposure_warnings(args) -> list[str]:
 def main(argv=None) -> None:
     args = parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    # `kill -USR1 PID` prints every thread's stack to stderr: how to see where a stuck server waits.
+    faulthandler.register(signal.SIGUSR1, all_threads=True)
     if args.malloc_arenas > 0:  # before any thread that serves requests exists
         from .memory import limit_native_heap
 

@@ -207,7 +207,12 @@ def test_temporary_files_are_removed_when_the_app_stops(served, data_root, tmp_p
     assert len(examples) == 1 and len(list(examples[0].iterdir())) == 7  # 6 clips + the long recording
     process = served["process"]
     process.send_signal(signal.SIGINT)  # Ctrl+C, how a user stops it
-    process.wait(timeout=60)
+    try:
+        process.wait(timeout=60)
+    except subprocess.TimeoutExpired:  # show where it is stuck: the app dumps its threads on SIGUSR1
+        process.send_signal(signal.SIGUSR1)
+        time.sleep(3)
+        pytest.fail("the app did not stop within 60 s of Ctrl+C; its log ends:\n" + served["log"].read_text()[-6000:])
     assert not Path(uploaded).exists()
     assert not [p for p in served["uploads"].rglob("*") if p.is_file()]
     assert not list(served["tmp"].glob("ser-demo-examples-*"))
