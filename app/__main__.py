@@ -115,6 +115,10 @@ def main(argv=None) -> None:
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     # `kill -USR1 PID` prints every thread's stack to stderr: how to see where a stuck server waits.
     faulthandler.register(signal.SIGUSR1, all_threads=True)
+    # Ctrl+C (SIGINT) stops the demo however it was started: a shell starts background jobs (`&`,
+    # CI scripts) with SIGINT ignored, and Python then keeps it ignored, so Gradio's Ctrl+C handler
+    # never ran and the server could only be killed (a SIGUSR1 dump showed it still serving).
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     if args.malloc_arenas > 0:  # before any thread that serves requests exists
         from .memory import limit_native_heap
 

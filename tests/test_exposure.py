@@ -43,7 +43,9 @@ def served(tiny_whisper, data_root, tmp_path_factory):
            "GRADIO_TEMP_DIR": str(uploads), "SER_DATA": str(data_root)}
     process = subprocess.Popen([sys.executable, "-m", "app", "--baseline", str(tiny_whisper), "--transformer",
                                 str(root / "none"), "--port", str(port), "--share", "--max-file-size", "1mb"],
-                               cwd=REPO, stdout=log, stderr=subprocess.STDOUT, env=env)
+                               cwd=REPO, stdout=log, stderr=subprocess.STDOUT, env=env,
+                               # as a shell's background job (CI) starts it: Ctrl+C must still stop it
+                               preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN))
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 180
     while True:
