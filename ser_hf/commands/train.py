@@ -6,6 +6,7 @@ import json
 import logging
 from pathlib import Path
 
+from ..models.mfcc_cnn.configuration_mfcc_cnn import ARCHITECTURES
 from ..taxonomy import LABEL_SETS
 
 logger = logging.getLogger(__name__)
@@ -17,7 +18,7 @@ def add_data_arguments(parser) -> None:
     parser.add_argument("--corpora", nargs="+", metavar="NAME", help="corpora to use (default: all found)")
     parser.add_argument("--label-set", default="7", choices=sorted(LABEL_SETS, key=int, reverse=True),
                         help="emotion label set (default 7: calm merged into neutral)")
-    parser.add_argument("--architecture", default="cnn1d", choices=("cnn1d", "cnn2d", "seed"),
+    parser.add_argument("--architecture", default="cnn1d", choices=ARCHITECTURES,
                         help="baseline network (default cnn1d; cnn2d: 2-D convolutions over bands and time, "
                              "slower and no better on SAVEE; seed: seed 000's Conv1D network)")
     parser.add_argument("--epochs", type=int, default=20,

@@ -9,7 +9,7 @@ NORMALIZATIONS = ("utterance", "utterance_global", "none")
 POOLINGS = ("meanmax", "meanstd")
 # Per-architecture default widths: the 2-D network's every channel spans all bands' positions, so a
 # fraction of the 1-D widths already costs it about four times the 1-D network's training time.
-DEFAULT_CHANNELS = {"cnn1d": (128, 128, 192, 192), "cnn2d": (16, 32, 64, 128), "seed": (128, 128, 192, 192)}
+DEFAULT_CHANNELS = {"cnn1d": (128, 128, 192, 192), "cnn2d": (16, 32, 64, 128)}
 
 
 class MfccCnnConfig(PretrainedConfig):
@@ -23,7 +23,7 @@ class MfccCnnConfig(PretrainedConfig):
             40 coefficients x 60 frames).
         num_features: feature rows the extractor emits (mel bands, or MFCC coefficients).
         channels: output channels of the conv blocks (``cnn1d``, ``cnn2d``); by default
-            ``DEFAULT_CHANNELS[architecture]``.
+            ``DEFAULT_CHANNELS`` of the architecture.
         use_deltas: stack first and second time derivatives as extra input channels (``cnn1d``, ``cnn2d``).
         seed_frames: frames of the seed's fixed-size input (``seed``; 40 x 60 = 2400).
         dropout: dropout before the classifier.
@@ -56,7 +56,9 @@ class MfccCnnConfig(PretrainedConfig):
         self.pooling = pooling
         self.mixup_alpha = mixup_alpha
         self.num_features = num_features
-        self.channels = list(channels if channels is not None else DEFAULT_CHANNELS[architecture])
+        # ``seed`` has no conv widths of its own; it keeps cnn1d's, as its saved configs always had.
+        self.channels = list(channels if channels is not None
+                             else DEFAULT_CHANNELS.get(architecture, DEFAULT_CHANNELS["cnn1d"]))
         self.use_deltas = use_deltas
         self.seed_frames = seed_frames
         self.dropout = dropout
