@@ -88,6 +88,11 @@ def load_models(args) -> tuple[dict, list[str]]:
         except SerError as exc:
             notices.append(f"**The {role} model could not be loaded**: {exc}. {how}")
             continue
+        if recognizer.adaptive:  # it needs ~1 min of the speaker first; the demo classifies lone clips
+            notices.append(f"**Not serving `{source}`**: it adapts to the speaker and needs about a minute of their "
+                           "speech first, which a lone clip does not give. Use it with `ser predict --long` or "
+                           f"`EmotionRecognizer.timeline()`. {how}")
+            continue
         recognizers[recognizer.name] = recognizer
     for notice in notices:
         logging.getLogger("app").warning(notice.replace("**", ""))

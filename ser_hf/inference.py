@@ -19,6 +19,11 @@ What unusable input does, everywhere (library, CLI, app): it raises
 
 Models with a fixed input window (fine-tuned Whisper: the feature extractor's ``n_samples``)
 see a longer clip as consecutive windows whose probabilities are averaged, not only its start.
+
+Speaker-adaptive models (``models/ser-mfcc-cnn-adaptive``: the feature extractor's
+``speaker_normalization``) measure each clip against the speaker's usual voice, so they need some
+speech of that speaker: :meth:`~EmotionRecognizer.speaker_statistics` of a few clips, passed as
+``speaker=``; :meth:`~EmotionRecognizer.timeline` gathers them from the recording itself.
 """
 
 from __future__ import annotations
@@ -119,28 +124,60 @@ class EmotionRecognizer:
             raise AudioError(name, f"no speech found: the audio is silent (loudest frame {level:.0f} dBFS, "
                                    f"below {SILENCE_DB:.0f} dBFS)")
 
-    def predict(self, source, sr: int | None = None) -> dict[str, float]:
+    def predict(self, source, sr: int | None = None, speaker=None) -> dict[str, float]:
         """Probability of each emotion for one clip: a path, bytes, an array (with ``sr``) or ``(sr, array)``.
+
+        ``speaker``: the speaker's :meth:`speaker_statistics`, for speaker-adaptive models (required there).
 
         Raises:
             AudioError: the clip is unreadable, too short, too long or silent.
         """
-        return self._as_dict(self.predict_arrays([self.load(source, sr)])[0])
+        return self._as_dict(self.predict_arrays([self.load(source, sr)], speaker=speaker)[0])
+
+    # -- speaker adaptation ----------------------------------------------------------------
+
+    @property
+    def adaptive(self) -> bool:
+        """Whether the model measures clips against the speaker's statistics (and so needs them)."""
+        return bool(getattr(self.feature_extractor, "speaker_normalization", False))
+
+    def speaker_statistics(self, sources: Iterable, sr: int | None = None):
+        """The statistics of one speaker's voice from some of their clips (no labels needed).
+
+        Which clips: any speech of the speaker, the more and the more varied the better; the
+        benchmarks (``python -m bench.baseline adaptive_enrolment``) show how accuracy grows with
+        their number. A clip that cannot be used is skipped with a warning naming it.
+
+        Raises:
+            SerError: not a speaker-adaptive model, or none of the clips is usable.
+        """
+        if not self.adaptive:
+            raise SerError(f"{self.name} does not adapt to the speaker: it needs no speaker statistics")
+        waves = []
+        for source in sources:
+            try:
+                waves.append(self.load(source, sr))
+            except AudioError as exc:
+                logger.warning("speaker statistics: skipped %s", exc)
+        if not waves:
+            raise SerError("speaker statistics: none of the clips is usable audio")
+        return self.feature_extractor.speaker_statistics(waves)
 
     # -- many clips ------------------------------------------------------------------------
 
-    def iter_predict(self, sources: Iterable, batch_size: int | None = None) -> Iterator[tuple[object, dict | AudioError]]:
+    def iter_predict(self, sources: Iterable, batch_size: int | None = None,
+                     speaker=None) -> Iterator[tuple[object, dict | AudioError]]:
         """``(source, probabilities or AudioError)`` for each source, in order, decoded lazily.
 
         A broken file yields its error and the rest go on: one bad file among thousands is
-        reported, never a crash.
+        reported, never a crash. ``speaker``: as in :meth:`predict`.
         """
         batch_size = batch_size or self.batch_size
         pending: list[tuple[object, np.ndarray | AudioError]] = []
 
         def flush():
             arrays = [s for _, s in pending if not isinstance(s, AudioError)]
-            probs = iter(self.predict_arrays(arrays)) if arrays else iter(())
+            probs = iter(self.predict_arrays(arrays, speaker=speaker)) if arrays else iter(())
             for source, s in pending:
                 yield source, s if isinstance(s, AudioError) else self._as_dict(next(probs))
             pending.clear()
@@ -155,23 +192,24 @@ class EmotionRecognizer:
         yield from flush()
 
     def predict_batch(self, sources: Iterable, batch_size: int | None = None,
-                      errors: str = "raise") -> list[dict[str, float] | AudioError]:
+                      errors: str = "raise", speaker=None) -> list[dict[str, float] | AudioError]:
         """Probabilities for many clips, ``batch_size`` per forward pass.
 
         Args:
             errors: ``"raise"`` stops at the first unusable clip; ``"return"`` puts its
                 :class:`AudioError` in its place in the list and goes on.
+            speaker: as in :meth:`predict`.
         """
         if errors not in ("raise", "return"):
             raise ValueError(f"errors must be 'raise' or 'return', not {errors!r}")
         results = []
-        for _, result in self.iter_predict(sources, batch_size):
+        for _, result in self.iter_predict(sources, batch_size, speaker=speaker):
             if isinstance(result, AudioError) and errors == "raise":
                 raise result
             results.append(result)
         return results
 
-    def predict_arrays(self, arrays: list[np.ndarray]) -> np.ndarray:
+    def predict_arrays(self, arrays: list[np.ndarray], speaker=None) -> np.ndarray:
         """Probabilities ``[len(arrays), len(labels)]`` for decoded 16 kHz clips (no checks).
 
         Each clip is featurised alone, exactly as ``pipeline("audio-classification")`` does,
@@ -179,19 +217,15 @@ class EmotionRecognizer:
         same probabilities alone or in a batch. (Padding clips of other lengths would break that
         even with an attention mask: convolutions see the padding at a clip's edge.) Clips longer
         than a fixed-window model's window are split into windows whose probabilities are averaged.
+        ``speaker``: as in :meth:`predict`.
         """
+        self._check_speaker(speaker)
         pieces, owner = [], []
         for index, samples in enumerate(arrays):
             for window in self._windows(samples):
-                pieces.append(self._features(window))
+                pieces.append(self._features(window, speaker))
                 owner.append(index)
-        window_probs = np.zeros((len(pieces), len(self.labels)), dtype=np.float64)
-        signature = lambda i: tuple((k, v.shape) for k, v in sorted(pieces[i].items()))  # noqa: E731
-        for _, group in groupby(sorted(range(len(pieces)), key=signature), key=signature):
-            group = list(group)
-            for start in range(0, len(group), self.batch_size):
-                chosen = group[start: start + self.batch_size]
-                window_probs[chosen] = self._forward([pieces[i] for i in chosen])
+        window_probs = self._predict_pieces(pieces)
         probs = np.zeros((len(arrays), len(self.labels)), dtype=np.float64)
         counts = np.zeros(len(arrays))
         np.add.at(probs, owner, window_probs)
@@ -201,12 +235,19 @@ class EmotionRecognizer:
     # -- long recordings -------------------------------------------------------------------
 
     def timeline(self, source, sr: int | None = None, vad: EnergyVAD | None = None,
-                 chunk_seconds: float = 30.0, batch_size: int | None = None) -> list[dict]:
+                 chunk_seconds: float = 30.0, batch_size: int | None = None, speaker=None,
+                 adapt_seconds: float = 60.0) -> list[dict]:
         """Split a recording into speech segments and predict each: the emotion timeline.
 
         Files are decoded ``chunk_seconds`` at a time, so memory stays bounded on an hour-long
         recording. Segments are at most ``vad.max_segment`` long (and at most the model's
         window, for fixed-window models).
+
+        A speaker-adaptive model measures the recording against its own speaker (one speaker per
+        recording or channel): the statistics grow with every speech segment, and the first
+        segments wait until ``adapt_seconds`` of speech have been heard (or the recording ends),
+        so a live stream is served in one pass. ``speaker`` (from :meth:`speaker_statistics`)
+        gives an enrolled speaker's statistics instead, fixed.
 
         Returns:
             One dict per segment: ``start`` and ``end`` (seconds), ``emotion`` (the most likely),
@@ -220,12 +261,23 @@ class EmotionRecognizer:
             vad = dataclasses.replace(vad, max_segment=min(vad.max_segment, self.window))
         if sr is not None:
             source = (sr, source)
+        self._check_speaker(speaker, timeline=True)
         batch_size = batch_size or self.batch_size
+        running = None
+        if self.adaptive and speaker is None:
+            from .models.mfcc_cnn import SpeakerStatistics
+
+            running = SpeakerStatistics()
+        frames_per_second = self.sampling_rate / getattr(self.feature_extractor, "hop_length", 1)
         rows, pending = [], []
 
         def flush():
-            probs = self.predict_arrays([seg.samples for seg in pending])
-            for seg, p in zip(pending, probs):
+            if self.adaptive:  # features already extracted: measure them against the speaker now
+                stats = speaker or running
+                probs = self._predict_pieces([self._pad(stats.normalize(frames)) for _, frames in pending])
+            else:
+                probs = self.predict_arrays([seg.samples for seg, _ in pending])
+            for (seg, _), p in zip(pending, probs):
                 best = int(np.argmax(p))
                 rows.append({"start": round(seg.start, 3), "end": round(seg.end, 3), "emotion": self.labels[best],
                              "score": float(p[best]), "probabilities": self._as_dict(p)})
@@ -235,8 +287,12 @@ class EmotionRecognizer:
         for segment in vad.stream(chunks, self.sampling_rate):
             if segment.end - segment.start < MIN_DURATION:
                 continue
-            pending.append(segment)
-            if len(pending) >= batch_size:
+            frames = self.feature_extractor.extract(segment.samples) if self.adaptive else None
+            if running is not None:
+                running.add(frames)
+            pending.append((segment, frames))
+            warm = running is None or running.count >= adapt_seconds * frames_per_second
+            if len(pending) >= batch_size and warm:
                 flush()
         if pending:
             flush()
@@ -258,9 +314,34 @@ class EmotionRecognizer:
         starts = list(range(0, len(samples) - size, size)) + [len(samples) - size]
         return [samples[s: s + size] for s in starts]
 
-    def _features(self, samples: np.ndarray) -> dict[str, np.ndarray]:
-        features = self.feature_extractor(samples, sampling_rate=self.sampling_rate, return_tensors="np")
+    def _check_speaker(self, speaker, timeline: bool = False) -> None:
+        if self.adaptive and speaker is None and not timeline:
+            raise SerError(f"{self.name} adapts to the speaker: pass speaker=recognizer.speaker_statistics(clips) "
+                           "(some speech of the same speaker), or use timeline() on a recording, which gathers "
+                           "them as it goes")
+        if speaker is not None and not self.adaptive:
+            raise SerError(f"{self.name} does not adapt to the speaker: it takes no speaker statistics")
+
+    def _features(self, samples: np.ndarray, speaker=None) -> dict[str, np.ndarray]:
+        extra = {"speaker_statistics": speaker} if speaker is not None else {}
+        features = self.feature_extractor(samples, sampling_rate=self.sampling_rate, return_tensors="np", **extra)
         return {key: np.asarray(value) for key, value in features.items()}
+
+    def _pad(self, frames: np.ndarray) -> dict[str, np.ndarray]:
+        """Model inputs of one clip's already-extracted (and normalised) frames."""
+        features = self.feature_extractor.pad_frames([frames], return_tensors="np")
+        return {key: np.asarray(value) for key, value in features.items()}
+
+    def _predict_pieces(self, pieces: list[dict[str, np.ndarray]]) -> np.ndarray:
+        """Probabilities of featurised pieces; pieces of one shape share a forward pass."""
+        probs = np.zeros((len(pieces), len(self.labels)), dtype=np.float64)
+        signature = lambda i: tuple((k, v.shape) for k, v in sorted(pieces[i].items()))  # noqa: E731
+        for _, group in groupby(sorted(range(len(pieces)), key=signature), key=signature):
+            group = list(group)
+            for start in range(0, len(group), self.batch_size):
+                chosen = group[start: start + self.batch_size]
+                probs[chosen] = self._forward([pieces[i] for i in chosen])
+        return probs
 
     def _forward(self, features: list[dict[str, np.ndarray]]) -> np.ndarray:
         import torch

@@ -204,30 +204,24 @@ class PadCollator:
 def speaker_statistics(features: datasets.Dataset) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     """Per-speaker mean and std of every feature row, over the frames of the speaker's clean clips.
 
-    Speaker-level CMVN: emotion shows as a departure from the speaker's usual voice, so the
-    features are measured against that speaker's own average rather than the utterance's. The
-    statistics use no labels; on a test speaker they are computed from that speaker's own
-    unlabelled test audio (transductive), which a deployment can only match by collecting some
-    audio of each speaker first. The evaluation reports name the protocols that use it.
+    Speaker-level CMVN (:class:`~ser_hf.models.mfcc_cnn.SpeakerStatistics`, the same computation
+    a speaker-adaptive model's feature extractor applies at inference): emotion shows as a
+    departure from the speaker's usual voice, so the features are measured against that speaker's
+    own average rather than the utterance's. The statistics use no labels; in the benchmarks a test
+    speaker's come from that speaker's own unlabelled test audio (transductive), which a
+    deployment matches by gathering some speech of each speaker first (``timeline`` does, as a
+    recording goes on). The evaluation reports name the protocols that use it.
     """
-    sums: dict[str, list] = {}
+    from .models.mfcc_cnn import SpeakerStatistics
+
+    per_speaker: dict[str, SpeakerStatistics] = {}
     table = features.with_format("numpy", columns=["input_features"], output_all_columns=True)
     for start in range(0, len(table), 256):
         chunk = table[start:start + 256]
         for x, speaker, copy in zip(chunk["input_features"], chunk["speaker"], chunk["copy"]):
-            if int(copy) != 0:
-                continue
-            x = np.asarray(x, dtype=np.float64)
-            acc = sums.setdefault(speaker, [0, 0.0, 0.0])
-            acc[0] += x.shape[0]
-            acc[1] = acc[1] + x.sum(0)
-            acc[2] = acc[2] + (x ** 2).sum(0)
-    stats = {}
-    for speaker, (n, s1, s2) in sums.items():
-        mean = s1 / max(n, 1)
-        std = np.sqrt(np.maximum(s2 / max(n, 1) - mean ** 2, 0.0)) + 1e-3
-        stats[speaker] = (mean.astype(np.float32), std.astype(np.float32))
-    return stats
+            if int(copy) == 0:  # rows are [frames, feature_size]
+                per_speaker.setdefault(speaker, SpeakerStatistics()).add(np.asarray(x).T)
+    return {speaker: (stats.mean, stats.std) for speaker, stats in per_speaker.items()}
 
 
 @dataclass
@@ -379,10 +373,13 @@ def epoch_history(log_history: list[dict]) -> list[dict]:
     return [epochs[e] for e in sorted(epochs) if len(epochs[e]) > 1]
 
 
-def build_baseline(names: list[str], architecture: str = "cnn1d", seed: int | None = None, **config_overrides):
+def build_baseline(names: list[str], architecture: str = "cnn1d", seed: int | None = None,
+                   speaker_norm: bool = False, **config_overrides):
     """A fresh baseline model and its feature extractor for the class ``names``.
 
     With ``seed``, the random initial weights are seeded too (reproducible training starts here).
+    ``speaker_norm``: a speaker-adaptive pair: the feature extractor normalises by the speaker's
+    statistics (``speaker_normalization``), so the model does no per-clip normalisation of its own.
     """
     from transformers import set_seed
 
@@ -400,7 +397,9 @@ def build_baseline(names: list[str], architecture: str = "cnn1d", seed: int | No
         config = MfccCnnConfig(architecture="seed", num_features=40, seed_frames=60, dropout=0.2,
                                label_smoothing=0.0, id2label=id2label, label2id=label2id, **config_overrides)
     else:
-        fe = MfccCnnFeatureExtractor()
+        fe = MfccCnnFeatureExtractor(speaker_normalization=speaker_norm)
+        if speaker_norm:
+            config_overrides["normalization"] = "none"
         config = MfccCnnConfig(architecture=architecture, num_features=fe.feature_size,
                                id2label=id2label, label2id=label2id, **config_overrides)
     return MfccCnnForAudioClassification(config), fe
@@ -417,13 +416,13 @@ def fit_predict_baseline(train_ds: datasets.Dataset, test_ds: datasets.Dataset, 
     (``{clip_id: probabilities}`` over ``names`` for the training clips, from a model that never saw
     the test speakers) turns on distillation with ``config.distill_weight``.
 
-    Returns ``{"y_true", "y_pred", "corpus", "speaker", "history", "model", "feature_extractor"}``.
+    Returns ``{"y_true", "y_pred", "corpus", "speaker", "history", "model", "feature_extractor",
+    "test_features", "speaker_stats"}`` (the last two: what the predictions were made from, so a
+    benchmark can predict the fold again, e.g. with other speaker statistics).
     """
     config = config or TrainingConfig()
-    overrides = dict(config.model_overrides)
-    if config.speaker_norm and architecture != "seed":
-        overrides["normalization"] = "none"
-    model, fe = build_baseline(names, architecture, seed=config.seed, **overrides)
+    model, fe = build_baseline(names, architecture, seed=config.seed,
+                               speaker_norm=config.speaker_norm and architecture != "seed", **config.model_overrides)
     copies = config.augment_copies if architecture != "seed" else 0
     if features is None:
         train_f = featurize(train_ds, fe, augment_copies=copies, seed=config.seed, desc="train features")
@@ -444,7 +443,7 @@ def fit_predict_baseline(train_ds: datasets.Dataset, test_ds: datasets.Dataset, 
     return {
         "y_true": np.asarray(test_f["label"]), "y_pred": logits.argmax(-1), "corpus": list(test_f["corpus"]),
         "speaker": list(test_f["speaker"]), "history": epoch_history(trainer.state.log_history),
-        "model": model, "feature_extractor": fe,
+        "model": model, "feature_extractor": fe, "test_features": test_f, "speaker_stats": stats,
     }
 
 

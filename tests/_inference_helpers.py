@@ -47,14 +47,16 @@ def save_tiny_whisper(folder: Path, seed: int = 0, seconds: int = 3) -> Path:
     return Path(folder)
 
 
-def save_tiny_mfcc_cnn(folder: Path, seed: int = 0) -> Path:
-    """The baseline's own classes (registered by ``import ser_hf``), randomly initialised and small."""
+def save_tiny_mfcc_cnn(folder: Path, seed: int = 0, adaptive: bool = False) -> Path:
+    """The baseline's own classes (registered by ``import ser_hf``), randomly initialised and small;
+    ``adaptive``: the speaker-adaptive kind (features normalised by the speaker's statistics)."""
     import torch
 
     from ser_hf.models import MfccCnnConfig, MfccCnnFeatureExtractor, MfccCnnForAudioClassification
 
     torch.manual_seed(seed)
-    config = MfccCnnConfig(num_features=32, channels=(16, 16), **_labels())
+    config = MfccCnnConfig(num_features=32, channels=(16, 16), normalization="none" if adaptive else "utterance",
+                           **_labels())
     MfccCnnForAudioClassification(config).save_pretrained(folder)
-    MfccCnnFeatureExtractor(feature_size=32, n_mels=32).save_pretrained(folder)
+    MfccCnnFeatureExtractor(feature_size=32, n_mels=32, speaker_normalization=adaptive).save_pretrained(folder)
     return Path(folder)

@@ -103,7 +103,8 @@ def test_cli_evaluate_writes_the_report(data_root, tmp_path, monkeypatch, capsys
 
 
 def test_cli_evaluate_with_speaker_norm(data_root, tmp_path, monkeypatch, capsys):
-    """--speaker-norm reaches the recipe: the model is built without per-utterance normalisation."""
+    """--speaker-norm reaches the recipe: each fold's model is the speaker-adaptive kind (no
+    per-utterance normalisation; its feature extractor normalises by the speaker's statistics)."""
     root = tmp_path / "corpora" / "SAVEE"
     root.mkdir(parents=True)
     for speaker in ("DC", "JE"):
@@ -115,12 +116,13 @@ def test_cli_evaluate_with_speaker_norm(data_root, tmp_path, monkeypatch, capsys
     from ser_hf import training
 
     original = training.build_baseline
-    monkeypatch.setattr(training, "build_baseline", lambda *a, **k: built.append(k) or original(*a, **k))
+    monkeypatch.setattr(training, "build_baseline", lambda *a, **k: built.append((k, original(*a, **k))) or built[-1][1])
     out = tmp_path / "report"
     assert cli(["evaluate", "mfcc-cnn", "--data", str(tmp_path / "corpora"), "--protocol", "loso", "--epochs", "1",
                 "--threads", "1", "--speaker-norm", "--output", str(out)]) == 0
-    fold_models = [k for k in built if "seed" in k]  # the other call only makes the feature extractor
-    assert len(fold_models) == 2 and all(k["normalization"] == "none" for k in fold_models), built
+    fold_models = [pair for k, pair in built if "seed" in k]  # the other call only makes the feature extractor
+    assert len(fold_models) == 2, built
+    assert all(m.config.normalization == "none" and fe.speaker_normalization for m, fe in fold_models)
     assert json.loads((out / "report.json").read_text())["folds"]
 
 

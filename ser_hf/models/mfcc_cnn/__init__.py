@@ -3,11 +3,12 @@
 from transformers import AutoConfig, AutoFeatureExtractor, AutoModelForAudioClassification
 
 from .configuration_mfcc_cnn import MfccCnnConfig
-from .feature_extraction_mfcc_cnn import MfccCnnFeatureExtractor
+from .feature_extraction_mfcc_cnn import MfccCnnFeatureExtractor, SpeakerStatistics
 from .modeling_mfcc_cnn import MfccCnnForAudioClassification, MfccCnnPreTrainedModel
 
 AutoConfig.register(MfccCnnConfig.model_type, MfccCnnConfig, exist_ok=True)
 AutoModelForAudioClassification.register(MfccCnnConfig, MfccCnnForAudioClassification, exist_ok=True)
 AutoFeatureExtractor.register(MfccCnnConfig, MfccCnnFeatureExtractor, exist_ok=True)
 
-__all__ = ["MfccCnnConfig", "MfccCnnFeatureExtractor", "MfccCnnForAudioClassification", "MfccCnnPreTrainedModel"]
+__all__ = ["MfccCnnConfig", "MfccCnnFeatureExtractor", "MfccCnnForAudioClassification", "MfccCnnPreTrainedModel",
+           "SpeakerStatistics"]

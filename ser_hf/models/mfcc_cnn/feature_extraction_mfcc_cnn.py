@@ -3,11 +3,15 @@
 It is a ``SequenceFeatureExtractor``, saved beside the weights as ``preprocessor_config.json``,
 so ``pipeline("audio-classification", model=dir)`` extracts features exactly as training did,
 including the optional clean-up of :mod:`ser_hf.preprocess`.
+
+A speaker-adaptive model (``speaker_normalization=True``) is fed features measured against its
+speaker's usual voice (:class:`SpeakerStatistics`), not against the clip's own average.
 """
 
 from __future__ import annotations
 
 import functools
+from dataclasses import dataclass, field
 
 import numpy as np
 from transformers import BatchFeature, SequenceFeatureExtractor
@@ -22,12 +26,66 @@ def _mel_basis(sr: int, n_fft: int, n_mels: int, fmin: float, fmax: float | None
     return librosa.filters.mel(sr=sr, n_fft=n_fft, n_mels=n_mels, fmin=fmin, fmax=fmax)
 
 
+@dataclass
+class SpeakerStatistics:
+    """Mean and standard deviation of each feature row over one speaker's frames (speaker CMVN).
+
+    Emotion shows as a departure from the speaker's usual voice; a clip's own average cannot
+    say how far it departs (a calm clip and an angry one are both "average" for themselves), so
+    a speaker-adaptive model measures every clip against these. They use no labels: any speech
+    of the speaker does, and they can be accumulated as a recording goes on (:meth:`add`).
+    ``to_dict``/``from_dict`` keep an enrolled speaker's statistics as JSON.
+    """
+
+    count: int = 0
+    total: np.ndarray | None = field(default=None, repr=False)
+    squares: np.ndarray | None = field(default=None, repr=False)
+
+    def add(self, frames: np.ndarray) -> "SpeakerStatistics":
+        """Accumulate ``[feature_size, frames]`` features (what :meth:`MfccCnnFeatureExtractor.extract` returns)."""
+        x = np.asarray(frames, dtype=np.float64)
+        if self.total is None:
+            self.total, self.squares = np.zeros(x.shape[0]), np.zeros(x.shape[0])
+        self.count += x.shape[1]
+        self.total = self.total + x.sum(1)
+        self.squares = self.squares + (x ** 2).sum(1)
+        return self
+
+    @property
+    def mean(self) -> np.ndarray:
+        if not self.count:
+            raise ValueError("no speech accumulated yet: speaker statistics need at least one clip")
+        return (self.total / self.count).astype(np.float32)
+
+    @property
+    def std(self) -> np.ndarray:
+        mean = self.total / max(self.count, 1)
+        return (np.sqrt(np.maximum(self.squares / max(self.count, 1) - mean ** 2, 0.0)) + 1e-3).astype(np.float32)
+
+    def normalize(self, frames: np.ndarray) -> np.ndarray:
+        """``[feature_size, frames]`` measured against the speaker: zero mean, unit variance per row."""
+        return ((np.asarray(frames, dtype=np.float32) - self.mean[:, None]) / self.std[:, None]).astype(np.float32)
+
+    def to_dict(self) -> dict:
+        return {"count": self.count, "total": self.total.tolist(), "squares": self.squares.tolist()}
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "SpeakerStatistics":
+        return cls(int(data["count"]), np.asarray(data["total"], dtype=np.float64),
+                   np.asarray(data["squares"], dtype=np.float64))
+
+
 class MfccCnnFeatureExtractor(SequenceFeatureExtractor):
     """Log-mel spectrogram (``n_mfcc=0``) or MFCC frames of mono 16 kHz audio.
 
     Returns ``input_features`` ``[batch, feature_size, frames]`` (float32, padded with
     ``padding_value`` to the longest clip, or cropped/padded to ``fixed_frames``) and
     ``attention_mask`` ``[batch, frames]`` (1 on real frames).
+
+    With ``speaker_normalization=True`` (a speaker-adaptive model) every call needs
+    ``speaker_statistics=`` (:meth:`speaker_statistics` of some speech of the same speaker), and
+    each clip's features are normalised by them: such a model judged by a clip's own statistics
+    is near chance, so a call without them is an error, not a silent guess.
 
     Example:
         >>> fe = MfccCnnFeatureExtractor()
@@ -40,7 +98,8 @@ class MfccCnnFeatureExtractor(SequenceFeatureExtractor):
     def __init__(self, feature_size: int = 64, sampling_rate: int = 16_000, padding_value: float = 0.0,
                  n_fft: int = 400, hop_length: int = 160, n_mels: int = 64, n_mfcc: int = 0,
                  fmin: float = 20.0, fmax: float | None = 8000.0, fixed_frames: int | None = None,
-                 trim_db: float | None = 30.0, reduce_noise: bool = False, **kwargs):
+                 trim_db: float | None = 30.0, reduce_noise: bool = False, speaker_normalization: bool = False,
+                 **kwargs):
         super().__init__(feature_size=feature_size, sampling_rate=sampling_rate,
                          padding_value=padding_value, **kwargs)
         self.n_fft = n_fft
@@ -52,6 +111,7 @@ class MfccCnnFeatureExtractor(SequenceFeatureExtractor):
         self.fixed_frames = fixed_frames
         self.trim_db = trim_db
         self.reduce_noise = reduce_noise
+        self.speaker_normalization = speaker_normalization
 
     def clean(self, wave: np.ndarray) -> np.ndarray:
         """The clip after the configured preprocessing (what the features are computed from)."""
@@ -78,8 +138,16 @@ class MfccCnnFeatureExtractor(SequenceFeatureExtractor):
         """Preprocess then compute the frames of one clip: the path both training and inference take."""
         return self.frames(self.clean(wave))
 
+    def speaker_statistics(self, waves) -> SpeakerStatistics:
+        """:class:`SpeakerStatistics` of one speaker's clips (16 kHz arrays), computed as the features are."""
+        stats = SpeakerStatistics()
+        for wave in waves:
+            stats.add(self.extract(np.asarray(wave, dtype=np.float32).reshape(-1)))
+        return stats
+
     def __call__(self, raw_speech, sampling_rate: int | None = None, return_tensors=None,
-                 return_attention_mask: bool = True, **kwargs) -> BatchFeature:
+                 return_attention_mask: bool = True, speaker_statistics: SpeakerStatistics | None = None,
+                 **kwargs) -> BatchFeature:
         if sampling_rate is not None and sampling_rate != self.sampling_rate:
             raise ValueError(f"expected audio at {self.sampling_rate} Hz, got {sampling_rate} Hz; resample first "
                              "(ser_hf.load_audio does)")
@@ -87,6 +155,15 @@ class MfccCnnFeatureExtractor(SequenceFeatureExtractor):
             isinstance(raw_speech, np.ndarray) and raw_speech.ndim == 2)
         clips = list(raw_speech) if is_batched else [raw_speech]
         feats = [self.extract(np.asarray(c, dtype=np.float32).reshape(-1)) for c in clips]
+        if self.speaker_normalization:
+            if speaker_statistics is None:
+                raise ValueError("this model adapts to the speaker: pass speaker_statistics= (the feature "
+                                 "extractor's speaker_statistics() of some speech of the same speaker), or use "
+                                 "ser_hf.EmotionRecognizer, whose timeline() gathers them from the recording")
+            feats = [speaker_statistics.normalize(f) for f in feats]
+        elif speaker_statistics is not None:
+            raise ValueError("speaker_statistics given, but this feature extractor does not use them "
+                             "(speaker_normalization=False: the model normalises each clip itself)")
         return self.pad_frames(feats, return_tensors=return_tensors, return_attention_mask=return_attention_mask)
 
     def pad_frames(self, feats: list[np.ndarray], return_tensors=None,
