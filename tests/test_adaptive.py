@@ -168,6 +168,27 @@ def test_cli_adapts_to_the_input_clips_or_to_enrolment_clips(tiny_adaptive, tiny
     assert "does not adapt" in capsys.readouterr().err
 
 
+def test_shipped_adaptive_model_recognises_training_speakers_adapted_to_them(data_root):
+    """The committed adaptive model: refuses a lone clip through the stock pipeline, and adapted to
+    a speaker it was trained on gets most of their clips right."""
+    assert (SHIPPED / "model.safetensors").is_file(), "run scripts/train_baseline.py --adaptive"
+    assert (SHIPPED / "model.safetensors").stat().st_size < 5e6 and (SHIPPED / "README.md").is_file()
+    classifier = pipeline("audio-classification", model=str(SHIPPED), device="cpu")
+    with pytest.raises(ValueError, match="adapts to the speaker"):
+        classifier(str(savee(data_root, "DC")[0]))
+    recognizer = EmotionRecognizer.from_pretrained(SHIPPED, device="cpu")
+    correct = total = 0
+    for speaker in ("DC", "KL"):
+        clips = sorted((data_root / "SAVEE").glob(f"{speaker}_*.flac"))
+        stats = recognizer.speaker_statistics(clips)
+        chosen = clips[::6]
+        for path, probs in zip(chosen, recognizer.predict_batch(chosen, speaker=stats)):
+            truth = EMOTIONS[path.stem.split("_")[1].rstrip("0123456789")]
+            correct += max(probs, key=probs.get) == truth
+            total += 1
+    assert correct >= 0.7 * total, f"{correct} of {total} right (chance: 1 in 7)"
+
+
 def test_demo_does_not_serve_an_adaptive_model_on_lone_clips(tiny_adaptive, tiny_whisper):
     """The demo classifies lone clips, which an adaptive model cannot: a notice, not a broken tab."""
     import argparse
