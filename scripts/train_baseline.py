@@ -182,7 +182,9 @@ usually sounds, which one clip alone cannot show: on unseen speakers this model 
 on SAVEE and 7 on the three corpora than the per-clip model, but it needs some speech of the speaker
 first (about 20 clips, a minute of speech; see the enrolment rows below). For recordings of one speaker per
 file or channel (a call centre's agent or caller channel, a car's driver): `timeline()` gathers the
-statistics from the recording as it goes. On a lone clip without statistics it refuses to guess.""",
+statistics from the recording as it goes. They must be the speaker's usual voice: a recording
+that is all anger makes anger look usual, and then the per-clip model does better. On a lone
+clip without statistics it refuses to guess.""",
         "usage": """from ser_hf import EmotionRecognizer
 
 recognizer = EmotionRecognizer.from_pretrained("models/ser-mfcc-cnn-adaptive")
