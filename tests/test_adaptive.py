@@ -59,8 +59,9 @@ def test_statistics_are_the_mean_and_std_of_the_speakers_frames(data_root):
     normalised = stats.normalize(frames)
     np.testing.assert_allclose(normalised.mean(1), 0, atol=1e-3)
     np.testing.assert_allclose(normalised.std(1), 1, atol=1e-2)
-    with pytest.raises(ValueError, match="no speech accumulated"):
-        SpeakerStatistics().mean
+    for empty in (lambda: SpeakerStatistics().mean, lambda: SpeakerStatistics().std):
+        with pytest.raises(ValueError, match="no speech accumulated"):
+            empty()
 
 
 def test_adaptation_cancels_the_speakers_recording_level(data_root):

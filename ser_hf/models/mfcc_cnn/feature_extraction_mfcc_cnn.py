@@ -51,16 +51,19 @@ class SpeakerStatistics:
         self.squares = self.squares + (x ** 2).sum(1)
         return self
 
-    @property
-    def mean(self) -> np.ndarray:
+    def _moments(self) -> tuple[np.ndarray, np.ndarray]:
         if not self.count:
             raise ValueError("no speech accumulated yet: speaker statistics need at least one clip")
-        return (self.total / self.count).astype(np.float32)
+        mean = self.total / self.count
+        return mean, np.maximum(self.squares / self.count - mean ** 2, 0.0)
+
+    @property
+    def mean(self) -> np.ndarray:
+        return self._moments()[0].astype(np.float32)
 
     @property
     def std(self) -> np.ndarray:
-        mean = self.total / max(self.count, 1)
-        return (np.sqrt(np.maximum(self.squares / max(self.count, 1) - mean ** 2, 0.0)) + 1e-3).astype(np.float32)
+        return (np.sqrt(self._moments()[1]) + 1e-3).astype(np.float32)
 
     def normalize(self, frames: np.ndarray) -> np.ndarray:
         """``[feature_size, frames]`` measured against the speaker: zero mean, unit variance per row."""
