@@ -200,3 +200,27 @@ def test_demo_does_not_serve_an_adaptive_model_on_lone_clips(tiny_adaptive, tiny
     recognizers, notices = load_models(args)
     assert list(recognizers) == [tiny_whisper.name]
     assert len(notices) == 1 and "adapts to the speaker" in notices[0] and str(tiny_adaptive) in notices[0]
+
+
+@pytest.mark.parametrize("split", ["all", "fixed"])
+def test_ser_train_speaker_norm_saves_an_adaptive_model(data_root, tmp_path, monkeypatch, split):
+    """``ser train --speaker-norm`` saves the adaptive kind, which the recognizer then adapts to a speaker."""
+    import shutil
+
+    root = tmp_path / "corpora" / "SAVEE"
+    root.mkdir(parents=True)
+    for speaker in ("DC", "JE", "JK", "KL"):
+        for name in ("a01", "n01", "n02"):
+            shutil.copy(data_root / "SAVEE" / f"{speaker}_{name}.flac", root)
+    monkeypatch.setenv("SER_CACHE", str(tmp_path / "cache"))
+    out = tmp_path / "model"
+    assert main(["train", "--data", str(tmp_path / "corpora"), "--epochs", "1", "--threads", "1", "--split", split,
+                 "--speaker-norm", "--output", str(out)]) == 0
+    recognizer = EmotionRecognizer.from_pretrained(out, device="cpu")
+    assert recognizer.adaptive and recognizer.model.config.normalization == "none"
+    assert json.loads((out / "training_config.json").read_text())["speaker_norm"] is True
+    clips = sorted(root.glob("DC_*.flac"))
+    probs = recognizer.predict(clips[0], speaker=recognizer.speaker_statistics(clips))
+    assert sum(probs.values()) == pytest.approx(1.0, abs=1e-5)
+    with pytest.raises(SerError, match="adapts to the speaker"):
+        recognizer.predict(clips[0])

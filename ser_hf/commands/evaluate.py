@@ -28,9 +28,6 @@ def register(subparsers) -> None:
     parser.add_argument("--test-corpus", default="tess", help="cross_corpus: corpus to test on (default tess)")
     parser.add_argument("--output", type=Path, default=Path("reports/evaluate"),
                         help="folder for report.json, confusion.png, curves.png (default reports/evaluate)")
-    parser.add_argument("--speaker-norm", action="store_true",
-                        help="normalise features per speaker, a test speaker by its own unlabelled audio "
-                             "(transductive: say so when you report it)")
     parser.set_defaults(func=run)
 
 

@@ -27,6 +27,11 @@ def add_data_arguments(parser) -> None:
                         help="waveform-augmented copies of each training clip, cached (default 1)")
     parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     parser.add_argument("--threads", type=int, default=2, help="CPU threads (default 2)")
+    parser.add_argument("--speaker-norm", action="store_true",
+                        help="speaker CMVN: features normalised by each speaker's statistics. train saves a "
+                             "speaker-adaptive model (as models/ser-mfcc-cnn-adaptive), which needs some speech of "
+                             "each speaker it is used on; evaluate normalises a test speaker by its own unlabelled "
+                             "audio (transductive: say so when you report it)")
 
 
 def register(subparsers) -> None:
@@ -57,15 +62,16 @@ def run(args) -> int:
 
     ds, names = load_data(args)
     config = TrainingConfig(epochs=args.epochs, augment_copies=args.augment_copies, seed=args.seed,
-                            threads=args.threads)
+                            threads=args.threads, speaker_norm=args.speaker_norm and args.architecture != "seed")
     args.output.mkdir(parents=True, exist_ok=True)
     if args.split == "all":
-        from ..training import build_baseline, featurize
+        from ..training import build_baseline, featurize, speaker_statistics
 
-        model, fe = build_baseline(names, args.architecture, seed=config.seed)
+        model, fe = build_baseline(names, args.architecture, seed=config.seed, speaker_norm=config.speaker_norm)
         copies = config.augment_copies if args.architecture != "seed" else 0
         features = featurize(ds, fe, augment_copies=copies, seed=config.seed, num_proc=config.threads)
-        train_model(model, features, None, config, output_dir=args.output / "trainer", fixed_frames=fe.fixed_frames)
+        train_model(model, features, None, config, output_dir=args.output / "trainer", fixed_frames=fe.fixed_frames,
+                    speaker_stats=speaker_statistics(features) if config.speaker_norm else None)
     else:
         (fold, split), = protocol_folds(ds, args.split, seed=args.seed)[:1]
         out = fit_predict_baseline(split["train"], split["test"], names, architecture=args.architecture,
