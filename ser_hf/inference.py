@@ -163,6 +163,10 @@ class EmotionRecognizer:
             raise SerError("speaker statistics: none of the clips is usable audio")
         return self.feature_extractor.speaker_statistics(waves)
 
+    def speech_seconds(self, stats) -> float:
+        """How much speech (seconds, after silence trimming) ``stats`` were gathered from."""
+        return stats.count * self.feature_extractor.hop_length / self.sampling_rate
+
     # -- many clips ------------------------------------------------------------------------
 
     def iter_predict(self, sources: Iterable, batch_size: int | None = None,
@@ -261,14 +265,13 @@ class EmotionRecognizer:
             vad = dataclasses.replace(vad, max_segment=min(vad.max_segment, self.window))
         if sr is not None:
             source = (sr, source)
-        self._check_speaker(speaker, timeline=True)
+        self._check_speaker(speaker, required=False)
         batch_size = batch_size or self.batch_size
         running = None
         if self.adaptive and speaker is None:
             from .models.mfcc_cnn import SpeakerStatistics
 
             running = SpeakerStatistics()
-        frames_per_second = self.sampling_rate / getattr(self.feature_extractor, "hop_length", 1)
         rows, pending = [], []
 
         def flush():
@@ -291,7 +294,7 @@ class EmotionRecognizer:
             if running is not None:
                 running.add(frames)
             pending.append((segment, frames))
-            warm = running is None or running.count >= adapt_seconds * frames_per_second
+            warm = running is None or self.speech_seconds(running) >= adapt_seconds
             if len(pending) >= batch_size and warm:
                 flush()
         if pending:
@@ -314,8 +317,9 @@ class EmotionRecognizer:
         starts = list(range(0, len(samples) - size, size)) + [len(samples) - size]
         return [samples[s: s + size] for s in starts]
 
-    def _check_speaker(self, speaker, timeline: bool = False) -> None:
-        if self.adaptive and speaker is None and not timeline:
+    def _check_speaker(self, speaker, required: bool = True) -> None:
+        """An adaptive model needs statistics (unless ``required`` is False: timeline gathers them); others take none."""
+        if self.adaptive and speaker is None and required:
             raise SerError(f"{self.name} adapts to the speaker: pass speaker=recognizer.speaker_statistics(clips) "
                            "(some speech of the same speaker), or use timeline() on a recording, which gathers "
                            "them as it goes")

@@ -111,7 +111,7 @@ def run(args) -> int:
 def enrol(recognizer, clips: list[Path], origin: str):
     """The speaker statistics of a speaker-adaptive model from ``clips``, saying how much speech they hold."""
     stats = recognizer.speaker_statistics(clips)
-    seconds = stats.count * recognizer.feature_extractor.hop_length / recognizer.sampling_rate
+    seconds = recognizer.speech_seconds(stats)
     print(f"ser: adapting to one speaker: statistics from {origin} ({seconds:.0f} s of speech)", file=sys.stderr)
     if seconds < 60:
         print(f"ser: warning: only {seconds:.0f} s of the speaker's speech; the adaptive model needs about a minute "
