@@ -35,24 +35,18 @@ def train_shipped(data, output, threads: int = 2, progress: bool = True, adaptiv
     import torch
 
     from ser_hf.corpora import load_corpora
-    from ser_hf.training import TrainingConfig, build_baseline, featurize, speaker_statistics, train_model
+    from ser_hf.training import TrainingConfig, default_cache_dir, train_on_all
 
     torch.use_deterministic_algorithms(True, warn_only=True)
     config = TrainingConfig(seed=0, threads=threads, speaker_norm=adaptive)
-    from ser_hf.training import default_cache_dir
-
     cached_before = set(default_cache_dir().glob("*.arrow")) if default_cache_dir().is_dir() else set()
     start = time.perf_counter()
     ds = load_corpora(data, names=CORPORA, label_set="7")
-    names = ds.features["emotion"].names
-    model, fe = build_baseline(names, "cnn1d", seed=config.seed, speaker_norm=adaptive)
-    features = featurize(ds, fe, augment_copies=config.augment_copies, seed=config.seed, num_proc=threads)
-    featurized = time.perf_counter()
+    loaded = time.perf_counter() - start
+    out = train_on_all(ds, ds.features["emotion"].names, "cnn1d", config, output_dir=Path(output) / ".trainer",
+                       progress=progress)
+    model, fe, features = out["model"], out["feature_extractor"], out["features"]
     cache_hit = all(Path(f["filename"]) in cached_before for f in features.cache_files)
-    stats = speaker_statistics(features) if adaptive else None
-    train_model(model, features, None, config, output_dir=Path(output) / ".trainer", progress=progress,
-                speaker_stats=stats)
-    trained = time.perf_counter()
     output = Path(output)
     output.mkdir(parents=True, exist_ok=True)
     model.save_pretrained(output)
@@ -61,8 +55,10 @@ def train_shipped(data, output, threads: int = 2, progress: bool = True, adaptiv
         "recipe": {**config.to_dict(), "architecture": "cnn1d", "label_set": "7", "corpora": list(CORPORA)},
         "clips": len(ds), "training_rows": len(features),
         "clips_per_corpus": {c: ds["corpus"].count(c) for c in CORPORA},
-        "seconds_features": round(featurized - start, 1), "seconds_training": round(trained - featurized, 1),
-        "seconds_total": round(trained - start, 1), "feature_cache_hit": cache_hit, "init_seeded": True, "threads": threads, "cpus": os.cpu_count(),
+        "seconds_features": round(loaded + out["seconds_features"], 1),
+        "seconds_training": round(out["seconds_training"], 1),
+        "seconds_total": round(loaded + out["seconds_features"] + out["seconds_training"], 1),
+        "feature_cache_hit": cache_hit, "init_seeded": True, "threads": threads, "cpus": os.cpu_count(),
         "parameters": sum(p.numel() for p in model.parameters()),
     }
     (output / "training_info.json").write_text(json.dumps(info, indent=1) + "\n")

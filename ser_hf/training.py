@@ -24,6 +24,7 @@ import json
 import logging
 import math
 import os
+import time
 import warnings
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -445,6 +446,27 @@ def fit_predict_baseline(train_ds: datasets.Dataset, test_ds: datasets.Dataset, 
         "speaker": list(test_f["speaker"]), "history": epoch_history(trainer.state.log_history),
         "model": model, "feature_extractor": fe, "test_features": test_f, "speaker_stats": stats,
     }
+
+
+def train_on_all(ds: datasets.Dataset, names: list[str], architecture: str = "cnn1d",
+                 config: TrainingConfig | None = None, output_dir: str | os.PathLike = "runs/baseline",
+                 progress: bool = True) -> dict:
+    """Train a fresh baseline on every clip of ``ds``, nothing held out: a model to ship or deploy.
+
+    The recipe of ``ser train --split all`` and of the shipped models' rebuild script, in one place.
+    Returns ``{"model", "feature_extractor", "features", "seconds_features", "seconds_training"}``.
+    """
+    config = config or TrainingConfig()
+    adaptive = config.speaker_norm and architecture != "seed"
+    start = time.perf_counter()
+    model, fe = build_baseline(names, architecture, seed=config.seed, speaker_norm=adaptive, **config.model_overrides)
+    copies = config.augment_copies if architecture != "seed" else 0
+    features = featurize(ds, fe, augment_copies=copies, seed=config.seed, num_proc=config.threads)
+    featurized = time.perf_counter()
+    train_model(model, features, None, config, output_dir=output_dir, fixed_frames=fe.fixed_frames,
+                progress=progress, speaker_stats=speaker_statistics(features) if adaptive else None)
+    return {"model": model, "feature_extractor": fe, "features": features,
+            "seconds_features": featurized - start, "seconds_training": time.perf_counter() - featurized}
 
 
 def soft_targets(features: datasets.Dataset, teacher: dict, num_labels: int, weight: float,

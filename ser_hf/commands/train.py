@@ -58,20 +58,15 @@ def load_data(args):
 def run(args) -> int:
     from ..evaluation import format_summary, summarize, write_report
     from ..splits import protocol_folds
-    from ..training import TrainingConfig, fit_predict_baseline, train_model
+    from ..training import TrainingConfig, fit_predict_baseline, train_on_all
 
     ds, names = load_data(args)
     config = TrainingConfig(epochs=args.epochs, augment_copies=args.augment_copies, seed=args.seed,
                             threads=args.threads, speaker_norm=args.speaker_norm and args.architecture != "seed")
     args.output.mkdir(parents=True, exist_ok=True)
     if args.split == "all":
-        from ..training import build_baseline, featurize, speaker_statistics
-
-        model, fe = build_baseline(names, args.architecture, seed=config.seed, speaker_norm=config.speaker_norm)
-        copies = config.augment_copies if args.architecture != "seed" else 0
-        features = featurize(ds, fe, augment_copies=copies, seed=config.seed, num_proc=config.threads)
-        train_model(model, features, None, config, output_dir=args.output / "trainer", fixed_frames=fe.fixed_frames,
-                    speaker_stats=speaker_statistics(features) if config.speaker_norm else None)
+        out = train_on_all(ds, names, args.architecture, config, output_dir=args.output / "trainer")
+        model, fe = out["model"], out["feature_extractor"]
     else:
         (fold, split), = protocol_folds(ds, args.split, seed=args.seed)[:1]
         out = fit_predict_baseline(split["train"], split["test"], names, architecture=args.architecture,
