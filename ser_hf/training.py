@@ -237,6 +237,8 @@ class TrainingConfig:
     ``distill_weight``: with a teacher (:func:`teacher_probabilities`), each training target is
     ``(1 - w) * one-hot + w * the teacher's probabilities`` (knowledge distillation): the teacher's
     soft labels say which emotions a clip resembles, which one-hot labels of a few speakers cannot.
+    ``front_end_from``: a Whisper checkpoint (a folder or a Hub id) whose convolutional stem becomes
+    the network's first layers (:class:`MfccCnnConfig` ``front_end``), frozen.
     """
 
     epochs: int = 20
@@ -251,6 +253,7 @@ class TrainingConfig:
     speaker_norm: bool = False
     model_overrides: dict = field(default_factory=dict)
     distill_weight: float = 0.0
+    front_end_from: str | None = None
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -375,12 +378,15 @@ def epoch_history(log_history: list[dict]) -> list[dict]:
 
 
 def build_baseline(names: list[str], architecture: str = "cnn1d", seed: int | None = None,
-                   speaker_norm: bool = False, **config_overrides):
+                   speaker_norm: bool = False, front_end_from: str | os.PathLike | None = None,
+                   **config_overrides):
     """A fresh baseline model and its feature extractor for the class ``names``.
 
     With ``seed``, the random initial weights are seeded too (reproducible training starts here).
     ``speaker_norm``: a speaker-adaptive pair: the feature extractor normalises by the speaker's
     statistics (``speaker_normalization``), so the model does no per-clip normalisation of its own.
+    ``front_end_from``: a Whisper checkpoint whose convolutional stem is copied in as the first
+    layers (``front_end="whisper"``), read from an 80-band extractor; ``cnn1d`` and per-clip only.
     """
     from transformers import set_seed
 
@@ -397,6 +403,19 @@ def build_baseline(names: list[str], architecture: str = "cnn1d", seed: int | No
                                      fixed_frames=60, trim_db=None)
         config = MfccCnnConfig(architecture="seed", num_features=40, seed_frames=60, dropout=0.2,
                                label_smoothing=0.0, id2label=id2label, label2id=label2id, **config_overrides)
+    elif front_end_from is not None:
+        if architecture != "cnn1d" or speaker_norm:
+            raise ValueError("a Whisper front end goes with architecture 'cnn1d' and per-clip normalisation only")
+        stem = _whisper_stem(front_end_from)
+        fe = MfccCnnFeatureExtractor(feature_size=stem.conv1.in_channels, n_mels=stem.conv1.in_channels, fmin=0.0)
+        config = MfccCnnConfig(architecture=architecture, num_features=fe.feature_size, use_deltas=False,
+                               front_end="whisper", front_end_channels=stem.conv1.out_channels,
+                               freq_mask_width=32, time_mask_width=10,  # over 384 channels at 50 frames/s
+                               id2label=id2label, label2id=label2id, **config_overrides)
+        model = MfccCnnForAudioClassification(config)
+        model.net.front_end.load_state_dict({k: v for k, v in stem.state_dict().items()
+                                             if k.split(".")[0] in ("conv1", "conv2")})
+        return model, fe
     else:
         fe = MfccCnnFeatureExtractor(speaker_normalization=speaker_norm)
         if speaker_norm:
@@ -404,6 +423,16 @@ def build_baseline(names: list[str], architecture: str = "cnn1d", seed: int | No
         config = MfccCnnConfig(architecture=architecture, num_features=fe.feature_size,
                                id2label=id2label, label2id=label2id, **config_overrides)
     return MfccCnnForAudioClassification(config), fe
+
+
+def _whisper_stem(checkpoint: str | os.PathLike):
+    """The encoder of a Whisper checkpoint (folder or Hub id), for its ``conv1``/``conv2``."""
+    from transformers import WhisperForAudioClassification
+
+    try:
+        return WhisperForAudioClassification.from_pretrained(checkpoint).encoder
+    except (OSError, ValueError) as e:
+        raise ValueError(f"{checkpoint}: cannot load a Whisper encoder for the front end: {e}") from e
 
 
 def fit_predict_baseline(train_ds: datasets.Dataset, test_ds: datasets.Dataset, names: list[str],
@@ -422,7 +451,7 @@ def fit_predict_baseline(train_ds: datasets.Dataset, test_ds: datasets.Dataset, 
     benchmark can predict the fold again, e.g. with other speaker statistics).
     """
     config = config or TrainingConfig()
-    model, fe = build_baseline(names, architecture, seed=config.seed,
+    model, fe = build_baseline(names, architecture, seed=config.seed, front_end_from=config.front_end_from,
                                speaker_norm=config.speaker_norm and architecture != "seed", **config.model_overrides)
     copies = config.augment_copies if architecture != "seed" else 0
     if features is None:
@@ -459,7 +488,8 @@ def train_on_all(ds: datasets.Dataset, names: list[str], architecture: str = "cn
     config = config or TrainingConfig()
     adaptive = config.speaker_norm and architecture != "seed"
     start = time.perf_counter()
-    model, fe = build_baseline(names, architecture, seed=config.seed, speaker_norm=adaptive, **config.model_overrides)
+    model, fe = build_baseline(names, architecture, seed=config.seed, speaker_norm=adaptive,
+                               front_end_from=config.front_end_from, **config.model_overrides)
     copies = config.augment_copies if architecture != "seed" else 0
     features = featurize(ds, fe, augment_copies=copies, seed=config.seed, num_proc=config.threads)
     featurized = time.perf_counter()

@@ -76,7 +76,7 @@ def run(args) -> int:
         options = {"seed": args.seed}
     ds = with_clip_ids(ds)
     config = TrainingConfig(epochs=args.epochs, augment_copies=args.augment_copies, seed=args.seed,
-                            threads=args.threads, speaker_norm=args.speaker_norm)
+                            threads=args.threads, speaker_norm=args.speaker_norm, front_end_from=args.front_end_from)
     recipe = baseline_recipe(names, architecture, config=config, ds=ds, work_dir=args.output / "runs")
     report = run_protocol(ds, args.protocol, recipe, names, out_dir=args.output, max_folds=args.max_folds,
                           title=f"{args.model} {args.protocol}", **options)

@@ -32,6 +32,10 @@ def add_data_arguments(parser) -> None:
                              "speaker-adaptive model (as models/ser-mfcc-cnn-adaptive), which needs some speech of "
                              "each speaker it is used on; evaluate normalises a test speaker by its own unlabelled "
                              "audio (transductive: say so when you report it)")
+    parser.add_argument("--front-end-from", metavar="WHISPER", default=None,
+                        help="a Whisper checkpoint (folder or Hub id, e.g. openai/whisper-tiny.en) whose two conv "
+                             "layers become the cnn1d network's first layers, frozen (per-clip only; trains about "
+                             "2.3x slower; SAVEE leave-one-speaker-out 50.0 %% against 39.4 %%, one seed)")
 
 
 def register(subparsers) -> None:
@@ -62,7 +66,8 @@ def run(args) -> int:
 
     ds, names = load_data(args)
     config = TrainingConfig(epochs=args.epochs, augment_copies=args.augment_copies, seed=args.seed,
-                            threads=args.threads, speaker_norm=args.speaker_norm and args.architecture != "seed")
+                            threads=args.threads, speaker_norm=args.speaker_norm and args.architecture != "seed",
+                            front_end_from=args.front_end_from)
     args.output.mkdir(parents=True, exist_ok=True)
     if args.split == "all":
         out = train_on_all(ds, names, args.architecture, config, output_dir=args.output / "trainer")

@@ -7,6 +7,7 @@ from transformers import PretrainedConfig
 ARCHITECTURES = ("cnn1d", "cnn2d", "seed")
 NORMALIZATIONS = ("utterance", "utterance_global", "none")
 POOLINGS = ("meanmax", "meanstd")
+FRONT_ENDS = (None, "whisper")
 # Per-architecture default widths: the 2-D network's every channel spans all bands' positions, so a
 # fraction of the 1-D widths already costs it about four times the 1-D network's training time.
 DEFAULT_CHANNELS = {"cnn1d": (128, 128, 192, 192), "cnn2d": (16, 32, 64, 128)}
@@ -35,6 +36,14 @@ class MfccCnnConfig(PretrainedConfig):
             (one mean and variance for the whole clip, which keeps the spectral shape) or ``"none"``.
         pooling: global pooling of ``cnn1d``/``cnn2d`` over time: ``"meanmax"`` or ``"meanstd"``.
         mixup_alpha: mixup while training (``cnn1d``, ``cnn2d``), Beta(alpha, alpha) weights; 0 turns it off.
+        front_end: ``None`` or ``"whisper"`` (``cnn1d``): Whisper's convolutional stem (two 1-D
+            convolutions with GELU, the second of stride 2) between the log-mel frames and the conv
+            blocks, its weights copied from a Whisper checkpoint by
+            :func:`ser_hf.training.build_baseline` (``front_end_from``). A pair of convolutions
+            trained on 680,000 hours of many speakers' speech reads the spectrum with filters no
+            four-speaker corpus can teach. Needs an 80-band extractor (``n_mels=80``, ``fmin=0``).
+        front_end_channels: the stem's width (the checkpoint's ``d_model``: 384 for tiny).
+        freeze_front_end: keep the stem's weights as copied while training.
     """
 
     model_type = "mfcc_cnn"
@@ -44,17 +53,25 @@ class MfccCnnConfig(PretrainedConfig):
                  seed_frames: int = 60, dropout: float = 0.3, label_smoothing: float = 0.1,
                  freq_masks: int = 2, freq_mask_width: int = 8, time_masks: int = 2,
                  time_mask_width: int = 20, normalization: str = "utterance", pooling: str = "meanmax",
-                 mixup_alpha: float = 0.0, **kwargs):
+                 mixup_alpha: float = 0.0, front_end: str | None = None, front_end_channels: int = 384,
+                 freeze_front_end: bool = True, **kwargs):
         if architecture not in ARCHITECTURES:
             raise ValueError(f"unknown architecture {architecture!r}; choose one of {ARCHITECTURES}")
         if normalization not in NORMALIZATIONS:
             raise ValueError(f"unknown normalization {normalization!r}; choose one of {NORMALIZATIONS}")
+        if front_end not in FRONT_ENDS:
+            raise ValueError(f"unknown front_end {front_end!r}; choose one of {FRONT_ENDS}")
+        if front_end and architecture != "cnn1d":
+            raise ValueError(f"front_end {front_end!r} needs architecture 'cnn1d', not {architecture!r}")
         if pooling not in POOLINGS:
             raise ValueError(f"unknown pooling {pooling!r}; choose one of {POOLINGS}")
         self.architecture = architecture
         self.normalization = normalization
         self.pooling = pooling
         self.mixup_alpha = mixup_alpha
+        self.front_end = front_end
+        self.front_end_channels = front_end_channels
+        self.freeze_front_end = freeze_front_end
         self.num_features = num_features
         # ``seed`` has no conv widths of its own; it keeps cnn1d's, as its saved configs always had.
         self.channels = list(channels if channels is not None

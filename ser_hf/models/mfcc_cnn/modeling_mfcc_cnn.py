@@ -157,6 +157,30 @@ class _Front(nn.Module):
         return self.classifier(self.dropout(torch.cat([mean, second], dim=1)))
 
 
+class _WhisperFrontEnd(nn.Module):
+    """Whisper's convolutional stem on the extractor's log-mel frames (dB, 80 bands from 0 Hz).
+
+    The frames are first put on Whisper's scale (log10, floored 8 decades below the clip's
+    loudest frame, then ``(x + 4) / 4``), as the copied weights expect. Padding frames stay zero
+    after each convolution, so a padded clip gets what it gets alone. Output: 50 frames a second.
+    """
+
+    def __init__(self, config: MfccCnnConfig):
+        super().__init__()
+        c = config.front_end_channels
+        self.conv1 = nn.Conv1d(config.num_features, c, 3, padding=1)
+        self.conv2 = nn.Conv1d(c, c, 3, stride=2, padding=1)
+
+    def forward(self, x: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        m = mask[:, None, :].to(x.dtype)
+        log10 = x / 10.0
+        peak = log10.masked_fill(m == 0, float("-inf")).amax((1, 2), keepdim=True)
+        x = (torch.maximum(log10, peak - 8.0) + 4.0) / 4.0 * m
+        x = nn.functional.gelu(self.conv1(x)) * m
+        mask = nn.functional.max_pool1d(mask[:, None, :].to(x.dtype), 2, ceil_mode=True)[:, 0]
+        return nn.functional.gelu(self.conv2(x)) * mask[:, None, :], mask
+
+
 class _Cnn1d(_Front):
     """Log-mel + deltas as input channels, 1-D conv-BN-ReLU-pool blocks over time, mean+max pooling.
 
@@ -168,10 +192,16 @@ class _Cnn1d(_Front):
 
     def __init__(self, config: MfccCnnConfig):
         super().__init__(config)
-        c_in = config.num_features * (3 if config.use_deltas else 1)
+        self.front_end = _WhisperFrontEnd(config) if getattr(config, "front_end", None) else None
+        self.freeze_front_end = self.front_end is not None and config.freeze_front_end
+        if self.front_end is not None:
+            self.front_end.requires_grad_(not self.freeze_front_end)
+            c_in, first_stride = config.front_end_channels, 1  # the stem already halved the frame rate
+        else:
+            c_in, first_stride = config.num_features * (3 if config.use_deltas else 1), 2
         blocks = []
         for i, c_out in enumerate(config.channels):
-            conv = (nn.Conv1d(c_in, c_out, 5, stride=2, padding=2, bias=False) if i == 0
+            conv = (nn.Conv1d(c_in, c_out, 5, stride=first_stride, padding=2, bias=False) if i == 0
                     else nn.Conv1d(c_in, c_out, 3, padding=1, bias=False))
             layers = [conv, nn.BatchNorm1d(c_out), nn.ReLU(inplace=True)]
             if i > 0:
@@ -182,6 +212,10 @@ class _Cnn1d(_Front):
         self._add_head(config, c_in)
 
     def forward(self, x: torch.Tensor, mask: torch.Tensor, mix: tuple | None = None) -> torch.Tensor:
+        if self.front_end is not None:
+            # No graph through a frozen stem (``from_pretrained`` may hand back trainable parameters).
+            with torch.set_grad_enabled(torch.is_grad_enabled() and not self.freeze_front_end):
+                x, mask = self.front_end(x, mask)
         x, m = self.front(x, mask, mix)
         for block in self.blocks:
             conv, norm, relu = block[0], block[1], block[2]

@@ -1,0 +1,138 @@
+"""The baseline with Whisper's convolutional stem as its first layers (``front_end_from``).
+
+A tiny random Whisper checkpoint stands in for whisper-tiny.en (the Hub is out of reach): what
+is checked is the plumbing: the copied weights, the input Whisper expects, padding, freezing,
+save/load and the pipeline, on real SAVEE clips.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from transformers import AutoModelForAudioClassification, WhisperFeatureExtractor, WhisperForAudioClassification, pipeline
+
+from ser_hf.audio import load_audio
+from ser_hf.models import MfccCnnConfig
+from ser_hf.taxonomy import label_names
+from ser_hf.training import TrainingConfig, build_baseline, featurize, train_model
+
+NAMES = label_names("7")
+
+
+@pytest.fixture(scope="module")
+def waves(data_root):
+    return [load_audio(data_root / "SAVEE" / f"DC_{code}02.flac") for code in ("a", "n", "sa")]
+
+
+@pytest.fixture(scope="module")
+def stem_model(tiny_whisper):
+    return build_baseline(NAMES, seed=0, front_end_from=tiny_whisper)
+
+
+def test_the_stem_is_whispers_own_and_reads_whispers_input(stem_model, tiny_whisper, waves):
+    model, fe = stem_model
+    encoder = WhisperForAudioClassification.from_pretrained(tiny_whisper).encoder.eval()
+    stem = model.net.front_end
+    for name in ("conv1", "conv2"):
+        for part in ("weight", "bias"):
+            assert torch.equal(getattr(getattr(stem, name), part), getattr(getattr(encoder, name), part))
+    assert fe.feature_size == fe.n_mels == 80 and not model.config.use_deltas
+    # The extractor's dB frames, put on Whisper's scale by the model, are what Whisper's own extractor gives.
+    fe.trim_db = None
+    try:
+        ours = fe(waves[0], sampling_rate=16000, return_tensors="pt")
+    finally:
+        fe.trim_db = 30.0
+    theirs = WhisperFeatureExtractor(feature_size=80)(waves[0], sampling_rate=16000, padding="longest",
+                                                      return_tensors="pt").input_features
+    frames = min(ours["input_features"].shape[-1], theirs.shape[-1]) // 2 * 2
+    scaled = ours["input_features"] / 10.0
+    scaled = (torch.maximum(scaled, scaled.max() - 8.0) + 4.0) / 4.0
+    inner = slice(2, frames - 2)  # the STFTs pad the clip's ends differently
+    assert np.corrcoef(scaled[0, :, inner].flatten(), theirs[0, :, inner].flatten())[0, 1] > 0.999
+    with torch.inference_mode():
+        out, mask = stem(ours["input_features"], ours["attention_mask"])
+        x = nn_gelu(encoder.conv1(scaled))
+        expected = nn_gelu(encoder.conv2(x))
+    assert out.shape == expected.shape and mask.shape[-1] == out.shape[-1]
+    torch.testing.assert_close(out, expected, atol=1e-5, rtol=1e-4)
+
+
+def nn_gelu(x):
+    return torch.nn.functional.gelu(x)
+
+
+def test_a_padded_clip_scores_as_it_does_alone(stem_model, waves):
+    model, fe = stem_model
+    model.eval()
+    batch = fe(waves, sampling_rate=16000, return_tensors="pt")
+    assert len(set(batch["attention_mask"].sum(-1).tolist())) > 1  # the clips differ in length
+    with torch.inference_mode():
+        together = model(**batch).logits
+        alone = torch.cat([model(**fe(w, sampling_rate=16000, return_tensors="pt")).logits for w in waves])
+    torch.testing.assert_close(together, alone, atol=1e-4, rtol=1e-4)
+
+
+def test_training_leaves_the_stem_as_copied_and_it_survives_save_and_load(tiny_whisper, waves, data_root, tmp_path):
+    import datasets
+
+    model, fe = build_baseline(NAMES, seed=0, front_end_from=tiny_whisper)
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    paths = [str(data_root / "SAVEE" / f"{s}_{c}{n:02d}.flac") for s in ("DC", "JE") for c in ("a", "n") for n in (1, 2, 3)]
+    ds = datasets.Dataset.from_dict({"path": paths, "emotion": [NAMES.index("angry" if "_a" in p else "neutral") for p in paths],
+                                     "corpus": ["savee"] * len(paths), "speaker": [p.split("/")[-1][:2] for p in paths]})
+    features = featurize(ds, fe, cache_dir=tmp_path / "cache")
+    train_model(model, features, None, TrainingConfig(epochs=2, batch_size=4, threads=1), output_dir=tmp_path / "run",
+                progress=False)
+    after = model.state_dict()
+    assert all(torch.equal(before[k], after[k]) for k in before if k.startswith("net.front_end."))
+    assert any(not torch.equal(before[k], after[k]) for k in before if k.startswith("net.blocks."))
+    model.save_pretrained(tmp_path / "model")
+    fe.save_pretrained(tmp_path / "model")
+    loaded = AutoModelForAudioClassification.from_pretrained(tmp_path / "model").eval()
+    assert loaded.config.front_end == "whisper" and loaded.config.freeze_front_end
+    out = pipeline("audio-classification", model=str(tmp_path / "model"), device="cpu")(
+        {"array": waves[1], "sampling_rate": 16000}, top_k=None)
+    assert sorted(o["label"] for o in out) == sorted(NAMES)
+    inputs = fe(waves[1], sampling_rate=16000, return_tensors="pt")
+    with torch.inference_mode():
+        probs = loaded(**inputs).logits.softmax(-1)[0]
+    assert {o["label"]: round(o["score"], 5) for o in out} == {n: round(float(p), 5) for n, p in zip(NAMES, probs)}
+    loaded.train()  # a loaded model trains on with the stem frozen too
+    loaded(**inputs, labels=torch.tensor([0])).loss.backward()
+    assert all(p.grad is None for p in loaded.net.front_end.parameters())
+    assert all(p.grad is not None for p in loaded.net.blocks.parameters())
+
+
+def test_bad_front_end_settings_are_refused(tmp_path, tiny_whisper):
+    with pytest.raises(ValueError, match="no-such-checkpoint"):
+        build_baseline(NAMES, front_end_from=tmp_path / "no-such-checkpoint")
+    with pytest.raises(ValueError, match="per-clip"):
+        build_baseline(NAMES, front_end_from=tiny_whisper, speaker_norm=True)
+    with pytest.raises(ValueError, match="cnn1d"):
+        MfccCnnConfig(architecture="cnn2d", front_end="whisper")
+    with pytest.raises(ValueError, match="unknown front_end"):
+        MfccCnnConfig(front_end="wav2vec2")
+
+
+def test_ser_train_front_end_from_saves_a_model_with_the_stem(data_root, tmp_path, monkeypatch, tiny_whisper):
+    import json
+    import shutil
+
+    from ser_hf.cli import main
+
+    root = tmp_path / "corpora" / "SAVEE"
+    root.mkdir(parents=True)
+    for speaker in ("DC", "JE"):
+        for name in ("a01", "n01", "sa01"):
+            shutil.copy(data_root / "SAVEE" / f"{speaker}_{name}.flac", root)
+    monkeypatch.setenv("SER_CACHE", str(tmp_path / "cache"))
+    out = tmp_path / "model"
+    assert main(["train", "--data", str(tmp_path / "corpora"), "--epochs", "1", "--threads", "1", "--split", "all",
+                 "--front-end-from", str(tiny_whisper), "--output", str(out)]) == 0
+    model = AutoModelForAudioClassification.from_pretrained(out)
+    encoder = WhisperForAudioClassification.from_pretrained(tiny_whisper).encoder
+    assert model.config.front_end == "whisper"
+    assert torch.equal(model.net.front_end.conv2.weight, encoder.conv2.weight)
+    assert json.loads((out / "training_config.json").read_text())["front_end_from"] == str(tiny_whisper)
