@@ -25,6 +25,11 @@ distilled from the fine-tuned Whisper of each fold (``python -m bench.finetune S
 must have run: its fold runs are the teachers); ``savee_loso_kd_shipped`` uses the shipped recipe's
 folds (``--tag w4e8ls``). They are left out of the default set.
 
+``savee_whisper_stem`` and ``all3_whisper_stem`` put Whisper tiny.en's convolutional stem (its two
+conv layers, frozen; ``$SER_WHISPER``, default ``../shared/models/whisper-tiny.en``) in front of the
+same per-clip network: filters learnt from many speakers in place of the first layer a few speakers
+teach. Candidates, not shipped.
+
 Each experiment writes its full report (JSON, confusion matrix, curves) under
 ``bench/results/baseline/<experiment>/`` and its rows into ``bench/results/baseline.json``;
 ``seeds`` also writes ``docs/seed_reproduction.md``. ``shipped`` retrains ``models/ser-mfcc-cnn``
@@ -285,6 +290,23 @@ def savee_cnn2d():
         rows += _rows_for(report, f"SAVEE 7 classes, leave-one-speaker-out, 2-D CNN, {label}", 55,
                           notes=f"Candidate, not shipped; per-clip, as the shipped model. Overrides: {overrides}.")
     return rows
+
+
+def _whisper_stem(name, corpora, protocol, benchmark, goal, **options):
+    from .finetune import BACKBONE
+
+    report = _run(name, _corpus(corpora, "7"), protocol, training_overrides={"front_end_from": str(BACKBONE)}, **options)
+    return _rows_for(report, benchmark + ", Whisper tiny.en's conv stem (frozen) as the first layers", goal,
+                     notes=f"Candidate, not shipped; per-clip, as the shipped model. {MACHINE_NOTE}.")
+
+
+def savee_whisper_stem():
+    return _whisper_stem("savee_loso_whisper_stem", ["savee"], "loso", "SAVEE 7 classes, leave-one-speaker-out", 55)
+
+
+def all3_whisper_stem():
+    return _whisper_stem("all3_kfold_whisper_stem", ["ravdess", "tess", "savee"], "kfold",
+                         "RAVDESS + TESS + SAVEE 7 classes, 5-fold speaker-independent", 65, n_folds=5, seed=0)
 
 
 def savee_seeds():
@@ -623,7 +645,8 @@ def latency():
 
 EXPERIMENTS = {"ravdess_kfold": ravdess_kfold, "ravdess_seeds": ravdess_seeds, "ravdess_wide": ravdess_wide,
                "shipped": shipped, "seeds": seeds,
-               "savee_loso": savee_loso, "savee_designs": savee_designs, "savee_cnn2d": savee_cnn2d, "savee_seeds": savee_seeds, "savee_loso_plus": savee_loso_plus, "tess": tess, "all3_kfold": all3_kfold,
+               "savee_loso": savee_loso, "savee_designs": savee_designs, "savee_cnn2d": savee_cnn2d, "savee_seeds": savee_seeds, "savee_loso_plus": savee_loso_plus,
+               "savee_whisper_stem": savee_whisper_stem, "all3_whisper_stem": all3_whisper_stem, "tess": tess, "all3_kfold": all3_kfold,
                "adaptive_enrolment": adaptive_enrolment,
                "ravdess_kfold_kd": ravdess_kfold_kd, "savee_loso_kd": savee_loso_kd, "savee_kd_seeds": savee_kd_seeds,
                "all3_kfold_kd": all3_kfold_kd, "savee_loso_kd_shipped": savee_loso_kd_shipped,
