@@ -9,7 +9,8 @@ come from the test speaker's own unlabelled audio (transductive; each row says w
 
 Environment: ``SER_BENCH_THREADS`` (torch threads per experiment, default 2; the recorded run
 used 1 with two experiment processes side by side, and 2 for ``shipped``) and
-``SER_BENCH_ALL3_FOLDS`` (folds of the three-corpus 5-fold protocol to run, default 5).
+``SER_BENCH_ALL3_FOLDS`` (folds of the three-corpus 5-fold protocol to run, default 5; also for
+``all3_whisper_stem``).
 ``ravdess_seeds`` (about 18 minutes at 2 threads) reruns the RAVDESS protocol with training seeds
 0-2 for each pooling, to show how much of a difference is the seed's; ``ravdess_wide`` judges the
 shipped channels (128-128-192-192, the default since 2026-11-23) the same way. Rows name the
@@ -292,12 +293,12 @@ def savee_cnn2d():
     return rows
 
 
-def _whisper_stem(name, corpora, protocol, benchmark, goal, **options):
+def _whisper_stem(name, corpora, protocol, benchmark, goal, notes="", **options):
     from .finetune import BACKBONE
 
     report = _run(name, _corpus(corpora, "7"), protocol, training_overrides={"front_end_from": str(BACKBONE)}, **options)
     return _rows_for(report, benchmark + ", Whisper tiny.en's conv stem (frozen) as the first layers", goal,
-                     notes=f"Candidate, not shipped; per-clip, as the shipped model. {MACHINE_NOTE}.")
+                     notes=f"Candidate, not shipped; per-clip, as the shipped model. {MACHINE_NOTE}. {notes}".strip())
 
 
 def savee_whisper_stem():
@@ -305,8 +306,10 @@ def savee_whisper_stem():
 
 
 def all3_whisper_stem():
+    n = int(os.environ.get("SER_BENCH_ALL3_FOLDS", "5"))
     return _whisper_stem("all3_kfold_whisper_stem", ["ravdess", "tess", "savee"], "kfold",
-                         "RAVDESS + TESS + SAVEE 7 classes, 5-fold speaker-independent", 65, n_folds=5, seed=0)
+                         "RAVDESS + TESS + SAVEE 7 classes, 5-fold speaker-independent", 65, n_folds=5, seed=0,
+                         max_folds=n, notes="" if n >= 5 else f"Only the first {n} of 5 folds were run (time).")
 
 
 def savee_seeds():
