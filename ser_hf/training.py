@@ -258,6 +258,10 @@ class TrainingConfig:
     def to_dict(self) -> dict:
         return asdict(self)
 
+    def copies_for(self, architecture: str) -> int:
+        """Augmented copies of each training clip for ``architecture`` (the seed network trains on clean clips)."""
+        return self.augment_copies if architecture != "seed" else 0
+
 
 def train_model(model, train_features: datasets.Dataset, eval_features: datasets.Dataset | None = None,
                 config: TrainingConfig | None = None, output_dir: str | os.PathLike = "runs/baseline",
@@ -453,7 +457,7 @@ def fit_predict_baseline(train_ds: datasets.Dataset, test_ds: datasets.Dataset, 
     config = config or TrainingConfig()
     model, fe = build_baseline(names, architecture, seed=config.seed, front_end_from=config.front_end_from,
                                speaker_norm=config.speaker_norm and architecture != "seed", **config.model_overrides)
-    copies = config.augment_copies if architecture != "seed" else 0
+    copies = config.copies_for(architecture)
     if features is None:
         train_f = featurize(train_ds, fe, augment_copies=copies, seed=config.seed, desc="train features")
         test_f = featurize(test_ds, fe, desc="test features")
@@ -490,7 +494,7 @@ def train_on_all(ds: datasets.Dataset, names: list[str], architecture: str = "cn
     start = time.perf_counter()
     model, fe = build_baseline(names, architecture, seed=config.seed, speaker_norm=adaptive,
                                front_end_from=config.front_end_from, **config.model_overrides)
-    copies = config.augment_copies if architecture != "seed" else 0
+    copies = config.copies_for(architecture)
     features = featurize(ds, fe, augment_copies=copies, seed=config.seed, num_proc=config.threads)
     featurized = time.perf_counter()
     train_model(model, features, None, config, output_dir=output_dir, fixed_frames=fe.fixed_frames,
