@@ -177,8 +177,8 @@ class _WhisperFrontEnd(nn.Module):
         peak = log10.masked_fill(m == 0, float("-inf")).amax((1, 2), keepdim=True)
         x = (torch.maximum(log10, peak - 8.0) + 4.0) / 4.0 * m
         x = nn.functional.gelu(self.conv1(x)) * m
-        mask = nn.functional.max_pool1d(mask[:, None, :].to(x.dtype), 2, ceil_mode=True)[:, 0]
-        return nn.functional.gelu(self.conv2(x)) * mask[:, None, :], mask
+        m = nn.functional.max_pool1d(m, 2, ceil_mode=True)
+        return nn.functional.gelu(self.conv2(x)) * m, m[:, 0]
 
 
 class _Cnn1d(_Front):
