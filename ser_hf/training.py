@@ -149,6 +149,67 @@ def rows_of(features: datasets.Dataset, clips, copies: bool) -> datasets.Dataset
     return features.select(keep)
 
 
+def front_end_frames(features: datasets.Dataset, model, cache_dir: str | os.PathLike | None = None,
+                     desc: str = "front end") -> datasets.Dataset:
+    """``features`` with each row replaced by ``model``'s frozen front end's output, cached.
+
+    A frozen stem (Whisper's, ``front_end_from``) gives the same output every epoch: computing it
+    once per clip, not once per clip and epoch, is what keeps the stem's training time close to
+    the plain network's. The random crop and SpecAugment masks of training act after the stem
+    (in its frames), so the training is the same. Rows become ``[frames / stride, channels]``;
+    :func:`train_model` and :func:`predict` see it from the rows' width and tell the model to skip
+    its front end. The cache key is the featurization's fingerprint and the stem's weights.
+    A model without a frozen front end gets ``features`` back as they are.
+    """
+    import torch
+
+    if not getattr(model, "frozen_front_end", False) or _skips_front_end(model, features):
+        return features
+    digest = hashlib.sha256(f"{CACHE_VERSION}|{features._fingerprint}|".encode())
+    for name, tensor in sorted(model.net.front_end.state_dict().items()):
+        digest.update(name.encode() + tensor.detach().cpu().numpy().tobytes())
+    cache_dir = Path(cache_dir) if cache_dir else default_cache_dir()
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    channels = model.config.front_end_channels
+    schema = features.features.copy()
+    schema["input_features"] = datasets.Array2D(shape=(None, channels), dtype="float32")
+    was_training = model.training
+    model.eval()
+
+    def compute(batch):
+        frames, lengths = [], []
+        with torch.inference_mode():
+            for x in batch["input_features"]:
+                x = torch.tensor(np.asarray(x, dtype=np.float32)).T[None]
+                out, mask = model.front_end_features(x)
+                n = int(mask.sum())
+                frames.append(np.ascontiguousarray(out[0, :, :n].T.numpy()))
+                lengths.append(n)
+        return {"input_features": frames, "length": lengths}
+
+    try:
+        result = features.with_format("numpy", columns=["input_features"], output_all_columns=True).map(
+            compute, batched=True, batch_size=32, features=schema, desc=desc,
+            cache_file_name=str(cache_dir / f"front-end-{digest.hexdigest()[:24]}.arrow"), load_from_cache_file=True)
+    finally:
+        model.train(was_training)
+    return result.with_format("numpy", columns=["input_features"], output_all_columns=True)
+
+
+def _skips_front_end(model, features: datasets.Dataset | None) -> bool:
+    """Whether ``features`` rows are ``model``'s front-end output (:func:`front_end_frames`), from their width."""
+    if features is None or getattr(getattr(model, "config", None), "front_end", None) is None:
+        return False
+    width = features.features["input_features"].shape[-1]
+    config = model.config
+    if width == config.front_end_channels and width != config.num_features:
+        return True
+    if width != config.num_features:
+        raise ValueError(f"feature rows are {width} wide; the model reads {config.num_features} "
+                         f"(extractor frames) or {config.front_end_channels} (its front end's output)")
+    return False
+
+
 @dataclass
 class PadCollator:
     """Pad ``[frames, feature_size]`` rows into ``input_features [batch, feature_size, frames]`` + mask.
@@ -163,6 +224,9 @@ class PadCollator:
 
     With ``soft_labels`` (``{clip: class probabilities}``, see :func:`soft_targets`), each row's
     ``labels`` are its clip's probabilities, not its class id; the model's loss takes either.
+
+    ``skip_front_end``: the rows are a frozen front end's output (:func:`front_end_frames`), and
+    the batch tells the model so.
     """
 
     crop_frames: int | None = None
@@ -172,6 +236,7 @@ class PadCollator:
     epoch: int = 0
     speaker_stats: dict | None = None
     soft_labels: dict | None = None
+    skip_front_end: bool = False
 
     def __call__(self, rows: list[dict]) -> dict:
         import torch
@@ -195,6 +260,8 @@ class PadCollator:
             batch[i, :, :n] = f[:n].T
             mask[i, :n] = 1
         out = {"input_features": torch.from_numpy(batch), "attention_mask": torch.from_numpy(mask)}
+        if self.skip_front_end:
+            out["skip_front_end"] = True
         if self.soft_labels is not None:
             out["labels"] = torch.from_numpy(np.stack([self.soft_labels[int(r["clip"])] for r in rows]))
         elif "label" in rows[0]:
@@ -295,16 +362,19 @@ def train_model(model, train_features: datasets.Dataset, eval_features: datasets
         dataloader_num_workers=0, remove_unused_columns=False, disable_tqdm=not progress,
         label_names=["labels"],
     )
-    crop = None if fixed_frames else config.crop_frames
+    skip = _skips_front_end(model, train_features)
+    if skip != _skips_front_end(model, eval_features if eval_features is not None else train_features):
+        raise ValueError("the training and evaluation rows must both be extractor frames or both the front end's output")
+    crop = None if fixed_frames or not config.crop_frames else -(-config.crop_frames // (model.front_end_stride if skip else 1))
     collator = PadCollator(crop_frames=crop, fixed_frames=fixed_frames, seed=config.seed, speaker_stats=speaker_stats,
-                           soft_labels=soft_labels)
+                           soft_labels=soft_labels, skip_front_end=skip)
     trainer = Trainer(
         model=model, args=args, train_dataset=train_features, eval_dataset=eval_features,
         data_collator=collator, compute_metrics=compute_metrics, callbacks=[_CropEpoch(collator)],
     )
     # Evaluation must see whole clips: give it a collator without the random crop.
     if eval_features is not None:
-        eval_collator = PadCollator(fixed_frames=fixed_frames, speaker_stats=speaker_stats)
+        eval_collator = PadCollator(fixed_frames=fixed_frames, speaker_stats=speaker_stats, skip_front_end=skip)
         trainer.get_eval_dataloader = _eval_loader(trainer, eval_collator)
     if resume_from_checkpoint is True:
         resume_from_checkpoint = last_checkpoint(output_dir)
@@ -350,10 +420,12 @@ def _eval_loader(trainer, collator):
 
 def predict(model, features: datasets.Dataset, fixed_frames: int | None = None, batch_size: int = 64,
             speaker_stats: dict | None = None) -> np.ndarray:
-    """Logits of ``model`` on featurized whole clips (no crop, no augmentation)."""
+    """Logits of ``model`` on featurized whole clips (no crop, no augmentation); rows may be
+    extractor frames or the model's front-end output (:func:`front_end_frames`)."""
     import torch
 
-    collator = PadCollator(fixed_frames=fixed_frames, speaker_stats=speaker_stats)
+    collator = PadCollator(fixed_frames=fixed_frames, speaker_stats=speaker_stats,
+                           skip_front_end=_skips_front_end(model, features))
     model.eval()
     out = []
     with torch.inference_mode():
@@ -463,7 +535,9 @@ def fit_predict_baseline(train_ds: datasets.Dataset, test_ds: datasets.Dataset, 
         test_f = featurize(test_ds, fe, desc="test features")
     else:
         all_f, train_ids, test_ids = features
+        all_f = front_end_frames(all_f, model)  # a frozen stem runs once per clip, for all folds
         train_f, test_f = rows_of(all_f, train_ids, copies=copies > 0), rows_of(all_f, test_ids, copies=False)
+    train_f, test_f = front_end_frames(train_f, model), front_end_frames(test_f, model)
     soft = None
     if teacher is not None and config.distill_weight > 0:
         soft = soft_targets(train_f, teacher, len(names), config.distill_weight,
@@ -495,7 +569,8 @@ def train_on_all(ds: datasets.Dataset, names: list[str], architecture: str = "cn
     model, fe = build_baseline(names, architecture, seed=config.seed, speaker_norm=adaptive,
                                front_end_from=config.front_end_from, **config.model_overrides)
     copies = config.copies_for(architecture)
-    features = featurize(ds, fe, augment_copies=copies, seed=config.seed, num_proc=config.threads)
+    features = front_end_frames(featurize(ds, fe, augment_copies=copies, seed=config.seed, num_proc=config.threads),
+                                model)
     featurized = time.perf_counter()
     train_model(model, features, None, config, output_dir=output_dir, fixed_frames=fe.fixed_frames,
                 progress=progress, speaker_stats=speaker_statistics(features) if adaptive else None)

@@ -12,10 +12,12 @@ import pytest
 import torch
 from transformers import AutoModelForAudioClassification, WhisperFeatureExtractor, WhisperForAudioClassification, pipeline
 
+from _inference_helpers import save_tiny_whisper
 from ser_hf.audio import load_audio
 from ser_hf.models import MfccCnnConfig
 from ser_hf.taxonomy import label_names
-from ser_hf.training import TrainingConfig, build_baseline, featurize, train_model
+from ser_hf.training import (TrainingConfig, build_baseline, featurize, fit_predict_baseline, front_end_frames,
+                             predict, train_model)
 
 NAMES = label_names("7")
 
@@ -103,6 +105,71 @@ def test_training_leaves_the_stem_as_copied_and_it_survives_save_and_load(tiny_w
     loaded(**inputs, labels=torch.tensor([0])).loss.backward()
     assert all(p.grad is None for p in loaded.net.front_end.parameters())
     assert all(p.grad is not None for p in loaded.net.blocks.parameters())
+
+
+def _savee_table(data_root, speakers=("DC", "JE"), codes=("a", "n"), numbers=(1, 2, 3)):
+    import datasets
+
+    paths = [str(data_root / "SAVEE" / f"{s}_{c}{n:02d}.flac") for s in speakers for c in codes for n in numbers]
+    return datasets.Dataset.from_dict({
+        "path": paths, "emotion": [NAMES.index("angry" if "_a" in p else "neutral") for p in paths],
+        "corpus": ["savee"] * len(paths), "speaker": [p.split("/")[-1][:2] for p in paths],
+        "clip_id": list(range(len(paths)))})
+
+
+def test_the_stem_is_computed_once_per_clip_and_the_model_reads_it_as_its_own(tiny_whisper, data_root, tmp_path):
+    import datasets
+
+    model, fe = build_baseline(NAMES, seed=0, front_end_from=tiny_whisper)
+    model.eval()
+    features = featurize(_savee_table(data_root), fe, cache_dir=tmp_path / "cache")
+    frames = front_end_frames(features, model, cache_dir=tmp_path / "cache")
+    assert frames.features["input_features"].shape[-1] == model.config.front_end_channels == 32
+    for row, stem_row in zip(features, frames):
+        assert stem_row["length"] == -(-row["length"] // 2) and stem_row["input_features"].shape == (stem_row["length"], 32)
+    # The cached frames score as the extractor's frames do through the model's own stem.
+    np.testing.assert_allclose(predict(model, frames), predict(model, features), atol=1e-5, rtol=1e-4)
+    again = front_end_frames(features, model, cache_dir=tmp_path / "cache")
+    assert again.cache_files == frames.cache_files
+    assert front_end_frames(frames, model, cache_dir=tmp_path / "cache") is frames  # already the stem's output
+    # Other stem weights are another cache entry, never a stale hit.
+    other, _ = build_baseline(NAMES, seed=0, front_end_from=save_tiny_whisper(tmp_path / "other", seed=1))
+    assert front_end_frames(features, other, cache_dir=tmp_path / "cache").cache_files != frames.cache_files
+    # A model without a frozen front end reads the extractor's frames as they are.
+    plain, _ = build_baseline(NAMES, seed=0)
+    assert front_end_frames(features, plain, cache_dir=tmp_path / "cache") is features
+    with pytest.raises(ValueError, match="17 wide"):
+        predict(model, features.map(lambda r: {"input_features": np.zeros((3, 17), np.float32)},
+                                    features=datasets.Features({**features.features,
+                                                                "input_features": datasets.Array2D((None, 17), "float32")})))
+
+
+def test_the_fold_recipe_trains_on_cached_stem_frames_and_leaves_the_stem_as_copied(tiny_whisper, data_root, tmp_path,
+                                                                                    monkeypatch):
+    monkeypatch.setenv("SER_CACHE", str(tmp_path / "cache"))
+    ds = _savee_table(data_root, speakers=("DC", "JE", "JK"))
+    train, test = ds.select(range(12)), ds.select(range(12, 18))
+    _, fe = build_baseline(NAMES, front_end_from=tiny_whisper)
+    shared = featurize(ds, fe, augment_copies=1)
+    seen = []
+    real_forward = type(build_baseline(NAMES, front_end_from=tiny_whisper)[0].net.front_end).forward
+
+    def counting_forward(self, x, mask):
+        seen.append(x.shape[0])
+        return real_forward(self, x, mask)
+
+    monkeypatch.setattr(type(build_baseline(NAMES, front_end_from=tiny_whisper)[0].net.front_end), "forward",
+                        counting_forward)
+    config = TrainingConfig(epochs=3, batch_size=4, threads=1, front_end_from=str(tiny_whisper))
+    out = fit_predict_baseline(train, test, NAMES, config=config, output_dir=tmp_path / "run", progress=False,
+                               features=(shared, train["clip_id"], test["clip_id"]))
+    assert sum(seen) == len(shared)  # each clip and augmented copy through the stem once, not once per epoch
+    encoder = WhisperForAudioClassification.from_pretrained(tiny_whisper).encoder
+    assert torch.equal(out["model"].net.front_end.conv1.weight, encoder.conv1.weight)
+    assert len(out["history"]) == 3 and len(out["y_pred"]) == len(test)
+    # The predictions are those of the model on the clips' own extractor frames.
+    test_logmel = featurize(test, fe)
+    np.testing.assert_array_equal(predict(out["model"], test_logmel).argmax(-1), out["y_pred"])
 
 
 def test_bad_front_end_settings_are_refused(tmp_path, tiny_whisper):

@@ -211,11 +211,18 @@ class _Cnn1d(_Front):
         self.blocks = nn.ModuleList(blocks)
         self._add_head(config, c_in)
 
-    def forward(self, x: torch.Tensor, mask: torch.Tensor, mix: tuple | None = None) -> torch.Tensor:
-        if self.front_end is not None:
-            # No graph through a frozen stem (``from_pretrained`` may hand back trainable parameters).
-            with torch.set_grad_enabled(torch.is_grad_enabled() and not self.freeze_front_end):
-                x, mask = self.front_end(x, mask)
+    def run_front_end(self, x: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """The front end's frames and their mask (the input unchanged without a front end)."""
+        if self.front_end is None:
+            return x, mask
+        # No graph through a frozen stem (``from_pretrained`` may hand back trainable parameters).
+        with torch.set_grad_enabled(torch.is_grad_enabled() and not self.freeze_front_end):
+            return self.front_end(x, mask)
+
+    def forward(self, x: torch.Tensor, mask: torch.Tensor, mix: tuple | None = None,
+                skip_front_end: bool = False) -> torch.Tensor:
+        if not skip_front_end:
+            x, mask = self.run_front_end(x, mask)
         x, m = self.front(x, mask, mix)
         for block in self.blocks:
             conv, norm, relu = block[0], block[1], block[2]
@@ -268,7 +275,9 @@ class MfccCnnForAudioClassification(MfccCnnPreTrainedModel):
 
     ``forward(input_features, attention_mask=None, labels=None)`` returns a
     ``SequenceClassifierOutput``; ``labels`` may be class ids or, with mixup, class
-    probabilities ``[batch, num_labels]``.
+    probabilities ``[batch, num_labels]``. With ``skip_front_end=True`` the ``input_features``
+    are already the front end's output (:meth:`front_end_features`): a frozen stem need not run
+    again on every training epoch (:func:`ser_hf.training.front_end_frames` caches it).
     """
 
     def __init__(self, config: MfccCnnConfig):
@@ -276,8 +285,32 @@ class MfccCnnForAudioClassification(MfccCnnPreTrainedModel):
         self.net = {"seed": _SeedConv1d, "cnn1d": _Cnn1d, "cnn2d": _Cnn2d}[config.architecture](config)
         self.post_init()
 
+    @property
+    def front_end_stride(self) -> int:
+        """Input frames per front-end frame (Whisper's stem halves the frame rate)."""
+        return 2 if getattr(self.config, "front_end", None) == "whisper" else 1
+
+    @property
+    def frozen_front_end(self) -> bool:
+        """Whether the network starts with a front end whose weights training leaves as they are."""
+        return bool(getattr(self.net, "freeze_front_end", False))
+
+    def front_end_features(self, input_features: torch.Tensor,
+                           attention_mask: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """The front end's output frames ``[batch, channels, frames']`` and their mask ``[batch, frames']``."""
+        if getattr(self.net, "front_end", None) is None:
+            raise ValueError("this model has no front end (config.front_end is None)")
+        if attention_mask is None:
+            attention_mask = torch.ones(input_features.shape[0], input_features.shape[-1],
+                                        dtype=torch.long, device=input_features.device)
+        frames, mask = self.net.run_front_end(input_features.float(), attention_mask)
+        return frames, mask.long()
+
     def forward(self, input_features: torch.Tensor, attention_mask: torch.Tensor | None = None,
-                labels: torch.Tensor | None = None, return_dict: bool | None = None, **kwargs):
+                labels: torch.Tensor | None = None, return_dict: bool | None = None,
+                skip_front_end: bool = False, **kwargs):
+        if skip_front_end and getattr(self.net, "front_end", None) is None:
+            raise ValueError("skip_front_end=True, but this model has no front end")
         if attention_mask is None:
             attention_mask = torch.ones(input_features.shape[0], input_features.shape[-1],
                                         dtype=torch.long, device=input_features.device)
@@ -286,10 +319,11 @@ class MfccCnnForAudioClassification(MfccCnnPreTrainedModel):
         if self.training and labels is not None and alpha > 0 and self.config.architecture != "seed":
             lam = float(torch.distributions.Beta(alpha, alpha).sample())
             mix = (torch.randperm(input_features.shape[0], device=input_features.device), lam)
+        extra = {"skip_front_end": True} if skip_front_end else {}
         if mix is None:
-            logits = self.net(input_features.float(), attention_mask)
+            logits = self.net(input_features.float(), attention_mask, **extra)
         else:
-            logits = self.net(input_features.float(), attention_mask, mix=mix)
+            logits = self.net(input_features.float(), attention_mask, mix=mix, **extra)
         loss = None
         if labels is not None:
             smoothing = self.config.label_smoothing if self.training else 0.0
