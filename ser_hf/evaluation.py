@@ -222,7 +222,7 @@ def baseline_recipe(names: list[str], architecture: str = "cnn1d", config=None, 
     config = config or TrainingConfig()
     shared = None
     if ds is not None and "clip_id" in ds.column_names:
-        _, fe = build_baseline(names, architecture, front_end_from=config.front_end_from)
+        _, fe = build_baseline(names, architecture, front_end_from=config.front_end_from)  # for its extractor
         copies = config.copies_for(architecture)
         shared = featurize(ds, fe, augment_copies=copies, seed=config.seed, num_proc=config.threads)
 

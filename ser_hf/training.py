@@ -19,6 +19,7 @@ The steps, each a function so other models reuse them:
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import logging
@@ -482,15 +483,15 @@ def build_baseline(names: list[str], architecture: str = "cnn1d", seed: int | No
     elif front_end_from is not None:
         if architecture != "cnn1d" or speaker_norm:
             raise ValueError("a Whisper front end goes with architecture 'cnn1d' and per-clip normalisation only")
-        stem = _whisper_stem(front_end_from)
-        fe = MfccCnnFeatureExtractor(feature_size=stem.conv1.in_channels, n_mels=stem.conv1.in_channels, fmin=0.0)
+        stem = _whisper_stem(str(front_end_from))
+        channels, bands, _ = stem["conv1.weight"].shape
+        fe = MfccCnnFeatureExtractor(feature_size=bands, n_mels=bands, fmin=0.0)
         config = MfccCnnConfig(architecture=architecture, num_features=fe.feature_size, use_deltas=False,
-                               front_end="whisper", front_end_channels=stem.conv1.out_channels,
+                               front_end="whisper", front_end_channels=channels,
                                freq_mask_width=32, time_mask_width=10,  # over 384 channels at 50 frames/s
                                id2label=id2label, label2id=label2id, **config_overrides)
         model = MfccCnnForAudioClassification(config)
-        model.net.front_end.load_state_dict({k: v for k, v in stem.state_dict().items()
-                                             if k.split(".")[0] in ("conv1", "conv2")})
+        model.net.front_end.load_state_dict(stem)
         return model, fe
     else:
         fe = MfccCnnFeatureExtractor(speaker_normalization=speaker_norm)
@@ -501,14 +502,19 @@ def build_baseline(names: list[str], architecture: str = "cnn1d", seed: int | No
     return MfccCnnForAudioClassification(config), fe
 
 
-def _whisper_stem(checkpoint: str | os.PathLike):
-    """The encoder of a Whisper checkpoint (folder or Hub id), for its ``conv1``/``conv2``."""
+@functools.lru_cache(maxsize=4)
+def _whisper_stem(checkpoint: str) -> dict:
+    """The ``conv1``/``conv2`` weights of a Whisper checkpoint's encoder (folder or Hub id).
+
+    Loaded once per process: every fold of a protocol starts from the same stem.
+    """
     from transformers import WhisperForAudioClassification
 
     try:
-        return WhisperForAudioClassification.from_pretrained(checkpoint).encoder
+        encoder = WhisperForAudioClassification.from_pretrained(checkpoint).encoder
     except (OSError, ValueError) as e:
         raise ValueError(f"{checkpoint}: cannot load a Whisper encoder for the front end: {e}") from e
+    return {k: v.detach().clone() for k, v in encoder.state_dict().items() if k.split(".")[0] in ("conv1", "conv2")}
 
 
 def fit_predict_baseline(train_ds: datasets.Dataset, test_ds: datasets.Dataset, names: list[str],
