@@ -26,10 +26,11 @@ distilled from the fine-tuned Whisper of each fold (``python -m bench.finetune S
 must have run: its fold runs are the teachers); ``savee_loso_kd_shipped`` uses the shipped recipe's
 folds (``--tag w4e8ls``). They are left out of the default set.
 
-``savee_whisper_stem`` and ``all3_whisper_stem`` put Whisper tiny.en's convolutional stem (its two
-conv layers, frozen; ``$SER_WHISPER``, default ``../shared/models/whisper-tiny.en``) in front of the
-same per-clip network: filters learnt from many speakers in place of the first layer a few speakers
-teach. Candidates, not shipped.
+``savee_whisper_stem`` (training seeds 0-2), ``ravdess_whisper_stem`` and ``all3_whisper_stem`` put
+Whisper tiny.en's convolutional stem (its two conv layers, frozen; ``$SER_WHISPER``, default
+``../shared/models/whisper-tiny.en``) in front of the same per-clip network: filters learnt from many
+speakers in place of the first layer a few speakers teach. The stem's output is computed once per
+clip (:func:`ser_hf.training.front_end_frames`), not every epoch.
 
 Each experiment writes its full report (JSON, confusion matrix, curves) under
 ``bench/results/baseline/<experiment>/`` and its rows into ``bench/results/baseline.json``;
@@ -294,12 +295,13 @@ def savee_cnn2d():
     return rows
 
 
-def _whisper_stem(name, corpora, protocol, benchmark, goal, notes="", **options):
+def _whisper_stem(name, corpora, protocol, benchmark, goal, notes="", label_set="7", **options):
     from .finetune import BACKBONE
 
-    report = _run(name, _corpus(corpora, "7"), protocol, training_overrides={"front_end_from": str(BACKBONE)}, **options)
+    report = _run(name, _corpus(corpora, label_set), protocol, training_overrides={"front_end_from": str(BACKBONE)},
+                  **options)
     return _rows_for(report, benchmark + ", Whisper tiny.en's conv stem (frozen) as the first layers", goal,
-                     notes=f"Candidate, not shipped; per-clip, as the shipped model. {MACHINE_NOTE}. {notes}".strip())
+                     notes=f"{UTT_NOTE} {MACHINE_NOTE}. {notes}".strip())
 
 
 def savee_whisper_stem():
@@ -316,6 +318,12 @@ def savee_whisper_stem():
                 notes=f"per seed {uas}; std over seeds {np.std(uas):.2f} points; {reports[0]['epochs']} epochs; "
                       f"{MACHINE_NOTE}; {reports[0]['design']}; {reports[0]['seconds']:.0f} s for seed 0's 4 folds. "
                       f"{UTT_NOTE}")]
+
+
+def ravdess_whisper_stem():
+    return _whisper_stem("ravdess_kfold_whisper_stem", ["ravdess"], "kfold",
+                         "RAVDESS 8 classes, 5-fold speaker-independent (4 actors per fold)", 62,
+                         notes="One training seed.", label_set="8", n_folds=5, seed=0)
 
 
 def all3_whisper_stem():
@@ -662,7 +670,8 @@ def latency():
 EXPERIMENTS = {"ravdess_kfold": ravdess_kfold, "ravdess_seeds": ravdess_seeds, "ravdess_wide": ravdess_wide,
                "shipped": shipped, "seeds": seeds,
                "savee_loso": savee_loso, "savee_designs": savee_designs, "savee_cnn2d": savee_cnn2d, "savee_seeds": savee_seeds, "savee_loso_plus": savee_loso_plus,
-               "savee_whisper_stem": savee_whisper_stem, "all3_whisper_stem": all3_whisper_stem, "tess": tess, "all3_kfold": all3_kfold,
+               "savee_whisper_stem": savee_whisper_stem, "ravdess_whisper_stem": ravdess_whisper_stem,
+               "all3_whisper_stem": all3_whisper_stem, "tess": tess, "all3_kfold": all3_kfold,
                "adaptive_enrolment": adaptive_enrolment,
                "ravdess_kfold_kd": ravdess_kfold_kd, "savee_loso_kd": savee_loso_kd, "savee_kd_seeds": savee_kd_seeds,
                "all3_kfold_kd": all3_kfold_kd, "savee_loso_kd_shipped": savee_loso_kd_shipped,

@@ -203,3 +203,42 @@ def test_ser_train_front_end_from_saves_a_model_with_the_stem(data_root, tmp_pat
     assert model.config.front_end == "whisper"
     assert torch.equal(model.net.front_end.conv2.weight, encoder.conv2.weight)
     assert json.loads((out / "training_config.json").read_text())["front_end_from"] == str(tiny_whisper)
+
+
+def test_the_rebuild_script_puts_the_stem_in_the_per_clip_model_and_credits_whisper(data_root, tmp_path, monkeypatch,
+                                                                                    tiny_whisper):
+    """``scripts/train_baseline.py`` on a few clips of each corpus: the saved model carries Whisper's stem
+    and its card names Whisper's licence beside the corpora's; ``--no-front-end`` trains without it."""
+    import json
+    import shutil
+    import sys
+
+    from conftest import REPO
+
+    sys.path.insert(0, str(REPO / "scripts"))
+    import train_baseline
+
+    corpora = tmp_path / "corpora"
+    picks = [*(data_root / "RAVDESS" / "Actor_01").glob("03-01-0[15]-01-01-01-01.flac"),
+             *(data_root / "TESS" / "OAF_angry").glob("OAF_ba[cr]*_angry.flac"),
+             *(data_root / "SAVEE").glob("DC_[an]0[12].flac")]
+    for path in picks:
+        target = corpora / path.relative_to(data_root)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(path, target)
+    monkeypatch.setenv("SER_CACHE", str(tmp_path / "cache"))
+    out = tmp_path / "model"
+    assert train_baseline.main(["--data", str(corpora), "--output", str(out), "--threads", "1",
+                                "--front-end-from", str(tiny_whisper)]) == 0
+    model = AutoModelForAudioClassification.from_pretrained(out)
+    encoder = WhisperForAudioClassification.from_pretrained(tiny_whisper).encoder
+    assert torch.equal(model.net.front_end.conv1.weight, encoder.conv1.weight)
+    info = json.loads((out / "training_info.json").read_text())
+    assert info["clips"] == len(picks) and info["recipe"]["front_end_from"] == str(tiny_whisper)
+    card = (out / "README.md").read_text()
+    assert "Whisper tiny.en weights (MIT licence" in card and "CC BY-NC-SA 4.0" in card
+    assert str(tmp_path) not in card  # the card names the checkpoint, not this machine's folders
+    plain = tmp_path / "plain"
+    assert train_baseline.main(["--data", str(corpora), "--output", str(plain), "--threads", "1", "--no-front-end"]) == 0
+    assert AutoModelForAudioClassification.from_pretrained(plain).config.front_end is None
+    assert "MIT" not in (plain / "README.md").read_text()
