@@ -14,7 +14,9 @@ The steps, each a function so other models reuse them:
    logging every epoch (the curves), random crops of ``crop_frames`` frames as the cheap fresh
    augmentation of every epoch (the model adds SpecAugment-style masks while training).
 3. :func:`fit_predict_baseline`: both, for one train/test fold, returning predictions and the
-   per-epoch history that :mod:`ser_hf.evaluation` turns into reports.
+   per-epoch history that :mod:`ser_hf.evaluation` turns into reports. A model whose first layers
+   are a frozen pretrained stem gets that stem's output computed once per clip
+   (:func:`front_end_frames`, another cached map) instead of on every epoch.
 """
 
 from __future__ import annotations
@@ -156,8 +158,9 @@ def front_end_frames(features: datasets.Dataset, model, cache_dir: str | os.Path
 
     A frozen stem (Whisper's, ``front_end_from``) gives the same output every epoch: computing it
     once per clip, not once per clip and epoch, is what keeps the stem's training time close to
-    the plain network's. The random crop and SpecAugment masks of training act after the stem
-    (in its frames), so the training is the same. Rows become ``[frames / stride, channels]``;
+    the plain network's. The random crop and SpecAugment masks of training then act on the stem's
+    frames (SpecAugment did anyway), and the stem's loudness floor comes from the whole clip, as at
+    inference, rather than from the crop. Rows become ``[frames / stride, channels]``;
     :func:`train_model` and :func:`predict` see it from the rows' width and tell the model to skip
     its front end. The cache key is the featurization's fingerprint and the stem's weights.
     A model without a frozen front end gets ``features`` back as they are.
