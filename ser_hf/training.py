@@ -472,6 +472,9 @@ def build_baseline(names: list[str], architecture: str = "cnn1d", seed: int | No
 
     from .models import MfccCnnConfig, MfccCnnFeatureExtractor, MfccCnnForAudioClassification
 
+    # The stem is read before seeding: loading a checkpoint draws random numbers (its new head), and
+    # the first load in a process would otherwise start the network from other weights than the next.
+    stem = _whisper_stem(str(front_end_from)) if front_end_from is not None else None
     if seed is not None:
         set_seed(seed)
 
@@ -486,7 +489,6 @@ def build_baseline(names: list[str], architecture: str = "cnn1d", seed: int | No
     elif front_end_from is not None:
         if architecture != "cnn1d" or speaker_norm:
             raise ValueError("a Whisper front end goes with architecture 'cnn1d' and per-clip normalisation only")
-        stem = _whisper_stem(str(front_end_from))
         channels, bands, _ = stem["conv1.weight"].shape
         fe = MfccCnnFeatureExtractor(feature_size=bands, n_mels=bands, fmin=0.0)
         config = MfccCnnConfig(architecture=architecture, num_features=fe.feature_size, use_deltas=False,

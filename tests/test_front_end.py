@@ -242,3 +242,18 @@ def test_the_rebuild_script_puts_the_stem_in_the_per_clip_model_and_credits_whis
     assert train_baseline.main(["--data", str(corpora), "--output", str(plain), "--threads", "1", "--no-front-end"]) == 0
     assert AutoModelForAudioClassification.from_pretrained(plain).config.front_end is None
     assert "MIT" not in (plain / "README.md").read_text()
+
+
+def test_a_seeded_model_starts_from_the_same_weights_whether_or_not_the_stem_was_read_before(tmp_path):
+    """Reading a checkpoint draws random numbers; the first fold of a protocol (which reads it) must
+    start from the same weights as the next ones (which reuse it)."""
+    from transformers import WhisperConfig, WhisperForConditionalGeneration
+
+    checkpoint = save_tiny_whisper(tmp_path / "fresh", seed=3)
+    # As whisper-tiny.en is stored: without a classification head, which loading then initialises.
+    config = WhisperConfig.from_pretrained(checkpoint)
+    WhisperForConditionalGeneration(config).save_pretrained(checkpoint)
+    first, _ = build_baseline(NAMES, seed=0, front_end_from=checkpoint)
+    second, _ = build_baseline(NAMES, seed=0, front_end_from=checkpoint)
+    for (name, a), b in zip(first.state_dict().items(), second.state_dict().values()):
+        assert torch.equal(a, b), name
