@@ -412,12 +412,18 @@ def _CropEpoch(collator: PadCollator):
 
 
 def _eval_loader(trainer, collator):
+    """Trainer's evaluation loader with ``collator``, prepared by its ``accelerate`` Accelerator.
+
+    Unprepared, the loader leaves the Accelerator's end-of-data state at the training loader's,
+    and ``gather_for_metrics`` then cuts every batch to the training set's last-batch remainder:
+    the per-epoch metrics were computed on a few clips (16 of 120 in a test) while looking whole.
+    """
     from torch.utils.data import DataLoader
 
     def get_eval_dataloader(eval_dataset=None):
         dataset = eval_dataset if eval_dataset is not None else trainer.eval_dataset
-        return DataLoader(dataset, batch_size=trainer.args.per_device_eval_batch_size,
-                          collate_fn=collator, shuffle=False)
+        return trainer.accelerator.prepare(DataLoader(dataset, batch_size=trainer.args.per_device_eval_batch_size,
+                                                      collate_fn=collator, shuffle=False))
 
     return get_eval_dataloader
 

@@ -99,6 +99,30 @@ def test_a_short_trainer_run_lowers_the_training_loss(savee_small, tmp_path):
     assert {"eval_accuracy", "eval_unweighted_accuracy", "eval_macro_f1"} <= set(history[-1])
 
 
+def test_the_per_epoch_evaluation_scores_every_evaluation_clip(savee_small, tmp_path, monkeypatch):
+    """Each epoch's metrics (the curves) cover the whole evaluation set and equal ``predict``'s scores
+    at the end (a training set with a short last batch once cut the evaluation to that batch's size)."""
+    from ser_hf import metrics
+    from ser_hf.training import predict
+
+    seen = []
+
+    def spy(eval_pred):
+        seen.append(len(eval_pred.label_ids))
+        return metrics.scores(eval_pred.label_ids, np.argmax(eval_pred.predictions, axis=-1))
+
+    monkeypatch.setattr(metrics, "compute_metrics", spy)
+    model, fe = build_baseline(label_names("7"), seed=0)
+    features = featurize(savee_small, fe, cache_dir=tmp_path / "cache")
+    train, evaluation = features.select(range(0, 27)), features.select(range(27, len(features)))
+    config = TrainingConfig(epochs=2, batch_size=8, augment_copies=0, threads=1)
+    trainer = train_model(model, train, evaluation, config, output_dir=tmp_path / "run", progress=False)
+    assert len(train) % 8 and seen == [len(evaluation)] * 2
+    last = epoch_history(trainer.state.log_history)[-1]
+    expected = metrics.scores(evaluation["label"], predict(model, evaluation).argmax(-1))
+    assert last["eval_unweighted_accuracy"] == pytest.approx(expected["unweighted_accuracy"])
+
+
 def test_training_is_reproducible(savee_small, tmp_path):
     """Same seed, data and threads: the same weights (what scripts/train_baseline.py relies on)."""
     _, fe = build_baseline(label_names("7"))
