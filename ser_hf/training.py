@@ -548,13 +548,13 @@ def fit_predict_baseline(train_ds: datasets.Dataset, test_ds: datasets.Dataset, 
                                speaker_norm=config.speaker_norm and architecture != "seed", **config.model_overrides)
     copies = config.copies_for(architecture)
     if features is None:
-        train_f = featurize(train_ds, fe, augment_copies=copies, seed=config.seed, desc="train features")
-        test_f = featurize(test_ds, fe, desc="test features")
+        train_f = front_end_frames(featurize(train_ds, fe, augment_copies=copies, seed=config.seed,
+                                             desc="train features"), model)
+        test_f = front_end_frames(featurize(test_ds, fe, desc="test features"), model)
     else:
         all_f, train_ids, test_ids = features
         all_f = front_end_frames(all_f, model)  # a frozen stem runs once per clip, for all folds
         train_f, test_f = rows_of(all_f, train_ids, copies=copies > 0), rows_of(all_f, test_ids, copies=False)
-    train_f, test_f = front_end_frames(train_f, model), front_end_frames(test_f, model)
     soft = None
     if teacher is not None and config.distill_weight > 0:
         soft = soft_targets(train_f, teacher, len(names), config.distill_weight,
