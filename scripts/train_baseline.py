@@ -30,10 +30,12 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from bench.finetune import BACKBONE  # noqa: E402  ($SER_WHISPER or ../shared/models/whisper-tiny.en)
+
 CORPORA = ("ravdess", "tess", "savee")
-# Whisper tiny.en, whose convolutional stem the per-clip model starts with: the offline copy here,
-# ``openai/whisper-tiny.en`` (the same weights) where the Hub is reachable.
-WHISPER = os.environ.get("SER_WHISPER", str(REPO.parent / "shared" / "models" / "whisper-tiny.en"))
+# Whisper tiny.en, whose convolutional stem the per-clip model starts with: the benchmarks' checkpoint
+# (the offline copy here; ``openai/whisper-tiny.en``, the same weights, where the Hub is reachable).
+WHISPER = str(BACKBONE)
 
 
 def train_shipped(data, output, threads: int = 2, progress: bool = True, adaptive: bool = False,
