@@ -497,10 +497,12 @@ def build_baseline(names: list[str], architecture: str = "cnn1d", seed: int | No
             raise ValueError("a Whisper front end goes with architecture 'cnn1d' and per-clip normalisation only")
         channels, bands, _ = stem["conv1.weight"].shape
         fe = MfccCnnFeatureExtractor(feature_size=bands, n_mels=bands, fmin=0.0)
+        design = {"freq_mask_width": 32, "time_mask_width": 10,  # over 384 channels at 50 frames/s
+                  "first_kernel_size": 1,  # the stem has read each frame's neighbours; see MfccCnnConfig
+                  **config_overrides}
         config = MfccCnnConfig(architecture=architecture, num_features=fe.feature_size, use_deltas=False,
                                front_end="whisper", front_end_channels=channels,
-                               freq_mask_width=32, time_mask_width=10,  # over 384 channels at 50 frames/s
-                               id2label=id2label, label2id=label2id, **config_overrides)
+                               id2label=id2label, label2id=label2id, **design)
         model = MfccCnnForAudioClassification(config)
         model.net.front_end.load_state_dict(stem)
         return model, fe

@@ -181,6 +181,29 @@ def test_bad_front_end_settings_are_refused(tmp_path, tiny_whisper):
         MfccCnnConfig(architecture="cnn2d", front_end="whisper")
     with pytest.raises(ValueError, match="unknown front_end"):
         MfccCnnConfig(front_end="wav2vec2")
+    with pytest.raises(ValueError, match="first_kernel_size"):
+        MfccCnnConfig(first_kernel_size=4)  # an even kernel would shift the frames against their mask
+
+
+def test_the_stem_design_projects_each_stem_frame_and_older_saved_models_keep_their_wider_kernel(
+        stem_model, tiny_whisper, waves, tmp_path):
+    """The stem design's first block is a 1x1 conv; a stem model saved before ``first_kernel_size``
+    existed (its config has no such key) loads with the width-5 kernel it was trained with."""
+    import json
+
+    model, fe = stem_model
+    assert model.net.blocks[0][0].kernel_size == (1,)
+    wide, _ = build_baseline(NAMES, seed=0, front_end_from=tiny_whisper, first_kernel_size=5)
+    wide.eval()
+    wide.save_pretrained(tmp_path)
+    config = json.loads((tmp_path / "config.json").read_text())
+    del config["first_kernel_size"]
+    (tmp_path / "config.json").write_text(json.dumps(config))
+    loaded = AutoModelForAudioClassification.from_pretrained(tmp_path).eval()
+    assert loaded.net.blocks[0][0].kernel_size == (5,)
+    batch = fe(waves[0], sampling_rate=16000, return_tensors="pt")
+    with torch.inference_mode():
+        torch.testing.assert_close(loaded(**batch).logits, wide(**batch).logits)
 
 
 def test_ser_train_front_end_from_saves_a_model_with_the_stem(data_root, tmp_path, monkeypatch, tiny_whisper):

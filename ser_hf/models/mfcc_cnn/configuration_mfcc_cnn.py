@@ -44,6 +44,9 @@ class MfccCnnConfig(PretrainedConfig):
             four-speaker corpus can teach. Needs an 80-band extractor (``n_mels=80``, ``fmin=0``).
         front_end_channels: the stem's width (the checkpoint's ``d_model``: 384 for tiny).
         freeze_front_end: keep the stem's weights as copied while training.
+        first_kernel_size: the time kernel of ``cnn1d``'s first conv block (odd). The stem design uses 1: the
+            stem has already read the frames around each of its outputs, and a width-5 kernel over its
+            384 channels was two thirds of every training step.
     """
 
     model_type = "mfcc_cnn"
@@ -54,7 +57,7 @@ class MfccCnnConfig(PretrainedConfig):
                  freq_masks: int = 2, freq_mask_width: int = 8, time_masks: int = 2,
                  time_mask_width: int = 20, normalization: str = "utterance", pooling: str = "meanmax",
                  mixup_alpha: float = 0.0, front_end: str | None = None, front_end_channels: int = 384,
-                 freeze_front_end: bool = True, **kwargs):
+                 freeze_front_end: bool = True, first_kernel_size: int = 5, **kwargs):
         if architecture not in ARCHITECTURES:
             raise ValueError(f"unknown architecture {architecture!r}; choose one of {ARCHITECTURES}")
         if normalization not in NORMALIZATIONS:
@@ -72,6 +75,9 @@ class MfccCnnConfig(PretrainedConfig):
         self.front_end = front_end
         self.front_end_channels = front_end_channels
         self.freeze_front_end = freeze_front_end
+        if first_kernel_size < 1 or first_kernel_size % 2 == 0:
+            raise ValueError(f"first_kernel_size must be odd and positive (it keeps the frame count), got {first_kernel_size}")
+        self.first_kernel_size = first_kernel_size
         self.num_features = num_features
         # ``seed`` has no conv widths of its own; it keeps cnn1d's, as its saved configs always had.
         self.channels = list(channels if channels is not None

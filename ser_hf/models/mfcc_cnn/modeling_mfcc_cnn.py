@@ -201,7 +201,8 @@ class _Cnn1d(_Front):
             c_in, first_stride = config.num_features * (3 if config.use_deltas else 1), 2
         blocks = []
         for i, c_out in enumerate(config.channels):
-            conv = (nn.Conv1d(c_in, c_out, 5, stride=first_stride, padding=2, bias=False) if i == 0
+            k = config.first_kernel_size
+            conv = (nn.Conv1d(c_in, c_out, k, stride=first_stride, padding=k // 2, bias=False) if i == 0
                     else nn.Conv1d(c_in, c_out, 3, padding=1, bias=False))
             layers = [conv, nn.BatchNorm1d(c_out), nn.ReLU(inplace=True)]
             if i > 0:
