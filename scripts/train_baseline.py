@@ -156,7 +156,7 @@ python scripts/train_baseline.py --data ../shared/corpora{rebuild}
 ```
 
 Seeded (seed 0): the same data, thread count, torch build and CPU give the same weights; another
-CPU rounds differently, and 20 epochs amplify it (a seed-0 RAVDESS 5-fold run scored 61.1 % on one
+CPU rounds differently, and {epochs} epochs amplify it (a seed-0 RAVDESS 5-fold run scored 61.1 % on one
 2-core machine and 63.1 % on another).{reproducible}
 """
 
@@ -279,6 +279,7 @@ def write_card(output, adaptive: bool = False) -> None:
         labels=labels, clips=info["clips"], seconds=info["seconds_total"], threads=info["threads"],
         per_corpus=", ".join(f"{k.upper()} {v}" for k, v in info["clips_per_corpus"].items()),
         recipe=", ".join(f"{k} {v}" for k, v in recipe.items() if k not in ("corpora",)),
+        epochs=info["recipe"]["epochs"],
         metrics="\n".join(lines),
         reproducible="" if info.get("init_seeded") else (
             " The weights committed here were trained (1 thread) before the script also seeded the initial "
