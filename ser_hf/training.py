@@ -498,7 +498,6 @@ def build_baseline(names: list[str], architecture: str = "cnn1d", seed: int | No
         channels, bands, _ = stem["conv1.weight"].shape
         fe = MfccCnnFeatureExtractor(feature_size=bands, n_mels=bands, fmin=0.0)
         design = {"freq_mask_width": 32, "time_mask_width": 10,  # over 384 channels at 50 frames/s
-                  "first_kernel_size": 1,  # the stem has read each frame's neighbours; see MfccCnnConfig
                   **config_overrides}
         config = MfccCnnConfig(architecture=architecture, num_features=fe.feature_size, use_deltas=False,
                                front_end="whisper", front_end_channels=channels,

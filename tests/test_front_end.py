@@ -185,25 +185,32 @@ def test_bad_front_end_settings_are_refused(tmp_path, tiny_whisper):
         MfccCnnConfig(first_kernel_size=4)  # an even kernel would shift the frames against their mask
 
 
-def test_the_stem_design_projects_each_stem_frame_and_older_saved_models_keep_their_wider_kernel(
+def test_a_one_frame_first_kernel_reads_padded_clips_as_alone_and_older_models_keep_their_kernel(
         stem_model, tiny_whisper, waves, tmp_path):
-    """The stem design's first block is a 1x1 conv; a stem model saved before ``first_kernel_size``
-    existed (its config has no such key) loads with the width-5 kernel it was trained with."""
+    """``first_kernel_size=1`` projects each stem frame (padding still changes nothing); a model saved
+    before ``first_kernel_size`` existed (no such key in its config) loads the width-5 kernel it had."""
     import json
 
     model, fe = stem_model
-    assert model.net.blocks[0][0].kernel_size == (1,)
-    wide, _ = build_baseline(NAMES, seed=0, front_end_from=tiny_whisper, first_kernel_size=5)
-    wide.eval()
-    wide.save_pretrained(tmp_path)
+    assert model.net.blocks[0][0].kernel_size == (5,)
+    narrow, _ = build_baseline(NAMES, seed=0, front_end_from=tiny_whisper, first_kernel_size=1)
+    narrow.eval()
+    assert narrow.net.blocks[0][0].kernel_size == (1,)
+    batch = fe(waves, sampling_rate=16000, return_tensors="pt")
+    with torch.inference_mode():
+        together = narrow(**batch).logits
+        alone = torch.cat([narrow(**fe(w, sampling_rate=16000, return_tensors="pt")).logits for w in waves])
+    torch.testing.assert_close(together, alone, atol=1e-4, rtol=1e-4)
+    model.eval()
+    model.save_pretrained(tmp_path)
     config = json.loads((tmp_path / "config.json").read_text())
     del config["first_kernel_size"]
     (tmp_path / "config.json").write_text(json.dumps(config))
     loaded = AutoModelForAudioClassification.from_pretrained(tmp_path).eval()
     assert loaded.net.blocks[0][0].kernel_size == (5,)
-    batch = fe(waves[0], sampling_rate=16000, return_tensors="pt")
+    one = fe(waves[0], sampling_rate=16000, return_tensors="pt")
     with torch.inference_mode():
-        torch.testing.assert_close(loaded(**batch).logits, wide(**batch).logits)
+        torch.testing.assert_close(loaded(**one).logits, model(**one).logits)
 
 
 def test_ser_train_front_end_from_saves_a_model_with_the_stem(data_root, tmp_path, monkeypatch, tiny_whisper):
