@@ -1,0 +1,63 @@
+"""How bench/baseline.py gathers runs: a report is reused only for the recipe it measured; seeds pool into one row."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+import bench.baseline as baseline
+from ser_hf.corpora import load_corpora
+
+
+@pytest.fixture
+def savee_few(data_root, tmp_path):
+    """Four real SAVEE clips of each of two speakers (leave-one-speaker-out: two folds)."""
+    import shutil
+
+    for path in sorted((data_root / "SAVEE").glob("*_[an]0[12].flac")):
+        if path.name[:2] in ("DC", "JE"):
+            (tmp_path / "corpora" / "SAVEE").mkdir(parents=True, exist_ok=True)
+            shutil.copy(path, tmp_path / "corpora" / "SAVEE" / path.name)
+    return load_corpora(tmp_path / "corpora", names=["savee"], label_set="7")
+
+
+def test_a_report_is_reused_only_for_the_recipe_it_measured(savee_few, tmp_path, monkeypatch):
+    monkeypatch.setattr(baseline, "OUT", tmp_path / "out")
+    monkeypatch.setenv("SER_CACHE", str(tmp_path / "cache"))
+    trained = []
+    import ser_hf.evaluation as evaluation  # bench.baseline._run imports the recipe from here on each call
+
+    original = evaluation.baseline_recipe
+
+    def counting(*args, **kwargs):
+        trained.append(kwargs["config"].epochs)
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(evaluation, "baseline_recipe", counting)
+    small = {"epochs": 1, "batch_size": 4, "threads": 1}
+    first = baseline._run("few", savee_few, "loso", training_overrides=small)
+    assert trained == [1] and (tmp_path / "out" / "few" / "run.json").is_file()
+
+    monkeypatch.setenv("SER_BENCH_REUSE", "1")
+    again = baseline._run("few", savee_few, "loso", training_overrides=small)
+    assert trained == [1]  # nothing trained: the saved report came back
+    assert again["summary"] == first["summary"] and again["epochs"] == 1 and again["seconds"] == first["seconds"]
+
+    other = baseline._run("few", savee_few, "loso", training_overrides={**small, "epochs": 2})
+    assert trained == [1, 2]  # another recipe under the same name trains again...
+    assert json.loads((tmp_path / "out" / "few" / "run.json").read_text())["run"]["epochs"] == 2  # ...and is recorded
+    assert other["epochs"] == 2
+
+
+def test_seeds_pool_into_one_row_named_by_the_seeds_run(monkeypatch):
+    def report(seed):
+        return {"summary": {"unweighted_accuracy": {"mean": 0.40 + 0.02 * seed}}, "epochs": 20, "threads": 2,
+                "design": "cnn1d", "seconds": 10.0}
+
+    row = baseline._over_seeds(report, "SAVEE, training seeds {seeds}", "UA, mean over seeds", 55)
+    assert row["benchmark"] == "SAVEE, training seeds 0-2" and row["value"] == pytest.approx(42.0)
+    assert row["met"] is False and "per seed [40.0, 42.0, 44.0]" in row["notes"]
+    monkeypatch.setenv("SER_BENCH_SEEDS", "1")
+    row = baseline._over_seeds(report, "SAVEE, training seeds {seeds}", "UA, mean over seeds", 40)
+    assert row["benchmark"] == "SAVEE, training seeds 1" and row["value"] == pytest.approx(42.0) and row["met"] is True
