@@ -46,7 +46,8 @@ class MfccCnnConfig(PretrainedConfig):
         freeze_front_end: keep the stem's weights as copied while training.
         first_kernel_size: the time kernel of ``cnn1d``'s first conv block (odd). Behind the stem, 1 (a
             projection of each stem frame) trains 1.6x faster than 5, since that kernel over 384 channels
-            is two thirds of a training step, but scored about two points lower on unseen speakers
+            is two thirds of a training step, but on unseen speakers it scored 59.2 % against 63.8 % on the
+            three corpora and 47.0 % against 48.6 % on SAVEE
             (``python -m bench.baseline savee_whisper_stem_k1 all3_whisper_stem_k1``), so 5 stays.
     """
 

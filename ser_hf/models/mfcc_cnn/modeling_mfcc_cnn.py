@@ -199,9 +199,8 @@ class _Cnn1d(_Front):
             c_in, first_stride = config.front_end_channels, 1  # the stem already halved the frame rate
         else:
             c_in, first_stride = config.num_features * (3 if config.use_deltas else 1), 2
-        blocks = []
+        blocks, k = [], config.first_kernel_size
         for i, c_out in enumerate(config.channels):
-            k = config.first_kernel_size
             conv = (nn.Conv1d(c_in, c_out, k, stride=first_stride, padding=k // 2, bias=False) if i == 0
                     else nn.Conv1d(c_in, c_out, 3, padding=1, bias=False))
             layers = [conv, nn.BatchNorm1d(c_out), nn.ReLU(inplace=True)]
