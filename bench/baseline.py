@@ -360,11 +360,15 @@ def _stem_over_seeds(run_name, corpora, label_set, protocol, benchmark, goal, mo
     return [_over_seeds(lambda seed: _run(run_name.format(seed=seed), ds, protocol, training_seed=seed,
                                           training_overrides=training, model_overrides=model_overrides, **options),
                         benchmark + ", training seeds {seeds}", "unweighted_accuracy, mean over seeds", goal,
-                        notes=f"{UTT_NOTE} {notes}".strip())]
+                        notes=notes if options.get("speaker_norm") else f"{UTT_NOTE} {notes}".strip())]
 
 
 STEM = "Whisper tiny.en's conv stem (frozen) as the first layers"
 ALL3 = "RAVDESS + TESS + SAVEE 7 classes, 5-fold speaker-independent"
+STEM_SPK_NOTE = ("Transductive: the stem's output frames of each speaker are normalised by that speaker's mean/std "
+                 "over all of their clips, the test speaker's computed from its own unlabelled test audio; no labels "
+                 "used. The network applies them behind the stem (normalization 'speaker'), as the stem reads the "
+                 "clip's own decibels.")
 K1_NOTE = "Candidate, not shipped: the first conv block a 1x1 projection of each stem frame (first_kernel_size 1), 1.6x faster training."
 
 
@@ -372,6 +376,13 @@ def savee_whisper_stem():
     """SAVEE with the stem, training seeds 0-2: judged on the mean over seeds, as ``savee_seeds``."""
     return _stem_over_seeds("savee_loso_whisper_stem_seed{seed}", ["savee"], "7", "loso",
                             f"SAVEE 7 classes, leave-one-speaker-out, {STEM}", 55)
+
+
+def savee_whisper_stem_spk():
+    """The speaker-adaptive network behind the stem (speaker CMVN of the stem's output), seeds 0-2."""
+    return _stem_over_seeds("savee_loso_whisper_stem_spk_seed{seed}", ["savee"], "7", "loso",
+                            f"SAVEE 7 classes, leave-one-speaker-out, {STEM}{SPK}", 55, speaker_norm=True,
+                            notes=STEM_SPK_NOTE)
 
 
 def savee_whisper_stem_k1():
@@ -398,6 +409,19 @@ def all3_whisper_stem():
     n = int(os.environ.get("SER_BENCH_ALL3_FOLDS", "5"))
     return _whisper_stem("all3_kfold_whisper_stem", ["ravdess", "tess", "savee"], "kfold", ALL3, 65, n_folds=5, seed=0,
                          max_folds=n, notes="" if n >= 5 else f"Only the first {n} of 5 folds were run (time).")
+
+
+def all3_whisper_stem_spk():
+    """The speaker-adaptive network behind the stem on the three corpora (``SER_BENCH_SEEDS``; same folds)."""
+    return _stem_over_seeds("all3_kfold_whisper_stem_spk_seed{seed}", ["ravdess", "tess", "savee"], "7", "kfold",
+                            f"{ALL3}, {STEM}{SPK}", 65, speaker_norm=True, notes=STEM_SPK_NOTE, n_folds=5, seed=0)
+
+
+def ravdess_whisper_stem_spk():
+    """The speaker-adaptive network behind the stem on RAVDESS's 8 classes (``SER_BENCH_SEEDS``; same folds)."""
+    return _stem_over_seeds("ravdess_kfold_whisper_stem_spk_seed{seed}", ["ravdess"], "8", "kfold",
+                            "RAVDESS 8 classes, 5-fold speaker-independent (4 actors per fold), " + STEM + SPK, 62,
+                            speaker_norm=True, notes=STEM_SPK_NOTE, n_folds=5, seed=0)
 
 
 def all3_whisper_stem_k1():
@@ -735,8 +759,8 @@ EXPERIMENTS = {"ravdess_kfold": ravdess_kfold, "ravdess_seeds": ravdess_seeds, "
                "shipped": shipped, "seeds": seeds,
                "savee_loso": savee_loso, "savee_designs": savee_designs, "savee_cnn2d": savee_cnn2d, "savee_seeds": savee_seeds, "savee_loso_plus": savee_loso_plus,
                "savee_whisper_stem": savee_whisper_stem, "savee_whisper_stem_short": savee_whisper_stem_short,
-               "savee_whisper_stem_k1": savee_whisper_stem_k1, "ravdess_whisper_stem": ravdess_whisper_stem,
-               "all3_whisper_stem": all3_whisper_stem, "all3_whisper_stem_k1": all3_whisper_stem_k1, "tess": tess, "all3_kfold": all3_kfold,
+               "savee_whisper_stem_k1": savee_whisper_stem_k1, "savee_whisper_stem_spk": savee_whisper_stem_spk, "ravdess_whisper_stem": ravdess_whisper_stem,
+               "all3_whisper_stem": all3_whisper_stem, "all3_whisper_stem_k1": all3_whisper_stem_k1, "all3_whisper_stem_spk": all3_whisper_stem_spk, "ravdess_whisper_stem_spk": ravdess_whisper_stem_spk, "tess": tess, "all3_kfold": all3_kfold,
                "adaptive_enrolment": adaptive_enrolment,
                "ravdess_kfold_kd": ravdess_kfold_kd, "savee_loso_kd": savee_loso_kd, "savee_kd_seeds": savee_kd_seeds,
                "all3_kfold_kd": all3_kfold_kd, "savee_loso_kd_shipped": savee_loso_kd_shipped,

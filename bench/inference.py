@@ -176,7 +176,7 @@ def _timeline_in_fresh_process(model_path: str, recording: str, queue) -> None:
 
     recognizer = EmotionRecognizer.from_pretrained(model_path, device="cpu")
     warm = np.random.default_rng(0).standard_normal(16000).astype(np.float32) * 0.1
-    speaker = recognizer.feature_extractor.speaker_statistics([warm]) if recognizer.adaptive else None
+    speaker = recognizer.speaker_statistics([warm], sr=16000) if recognizer.adaptive else None
     recognizer.predict_arrays([warm], speaker=speaker)
     before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     t = time.perf_counter()

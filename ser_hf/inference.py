@@ -21,7 +21,8 @@ Models with a fixed input window (fine-tuned Whisper: the feature extractor's ``
 see a longer clip as consecutive windows whose probabilities are averaged, not only its start.
 
 Speaker-adaptive models (``models/ser-mfcc-cnn-adaptive``: the feature extractor's
-``speaker_normalization``) measure each clip against the speaker's usual voice, so they need some
+``speaker_normalization``, or, behind a front end, the model's ``normalization="speaker"``, whose
+statistics are of the front end's output) measure each clip against the speaker's usual voice, so they need some
 speech of that speaker: :meth:`~EmotionRecognizer.speaker_statistics` of a few clips, passed as
 ``speaker=``; :meth:`~EmotionRecognizer.timeline` gathers them from the recording itself.
 """
@@ -139,7 +140,12 @@ class EmotionRecognizer:
     @property
     def adaptive(self) -> bool:
         """Whether the model measures clips against the speaker's statistics (and so needs them)."""
-        return bool(getattr(self.feature_extractor, "speaker_normalization", False))
+        return bool(getattr(self.feature_extractor, "speaker_normalization", False)) or self._model_adapts
+
+    @property
+    def _model_adapts(self) -> bool:
+        """The model applies the statistics itself, to its front end's output (``normalization="speaker"``)."""
+        return getattr(self.model.config, "normalization", None) == "speaker"
 
     def speaker_statistics(self, sources: Iterable, sr: int | None = None):
         """The statistics of one speaker's voice from some of their clips (no labels needed).
@@ -161,11 +167,34 @@ class EmotionRecognizer:
                 logger.warning("speaker statistics: skipped %s", exc)
         if not waves:
             raise SerError("speaker statistics: none of the clips is usable audio")
-        return self.feature_extractor.speaker_statistics(waves)
+        from .models.mfcc_cnn import SpeakerStatistics
+
+        stats = SpeakerStatistics()
+        for wave in waves:
+            stats.add(self._statistics_frames(self.feature_extractor.extract(wave)))
+        return stats
 
     def speech_seconds(self, stats) -> float:
         """How much speech (seconds, after silence trimming) ``stats`` were gathered from."""
-        return stats.count * self.feature_extractor.hop_length / self.sampling_rate
+        stride = self.model.front_end_stride if self._model_adapts else 1
+        return stats.count * stride * self.feature_extractor.hop_length / self.sampling_rate
+
+    def _statistics_frames(self, frames: np.ndarray) -> np.ndarray:
+        """What speaker statistics are gathered over: the extractor's ``[feature_size, frames]``, or
+        for a model that adapts behind its front end, that front end's output for them."""
+        if not self._model_adapts:
+            return frames
+        import torch
+
+        with torch.inference_mode():
+            out, mask = self.model.front_end_features(torch.from_numpy(frames)[None].to(self.model.device))
+        return out[0, :, :int(mask.sum())].float().cpu().numpy()
+
+    def _adapted(self, frames: np.ndarray, stats) -> dict[str, np.ndarray]:
+        """Model inputs of one clip's extracted frames, measured against the speaker's ``stats``."""
+        if self._model_adapts:
+            return {**self._pad(frames), "speaker_mean": stats.mean[None], "speaker_std": stats.std[None]}
+        return self._pad(stats.normalize(frames))
 
     # -- many clips ------------------------------------------------------------------------
 
@@ -277,7 +306,7 @@ class EmotionRecognizer:
         def flush():
             if self.adaptive:  # features already extracted: measure them against the speaker now
                 stats = speaker or running
-                probs = self._predict_pieces([self._pad(stats.normalize(frames)) for _, frames in pending])
+                probs = self._predict_pieces([self._adapted(frames, stats) for _, frames in pending])
             else:
                 probs = self.predict_arrays([seg.samples for seg, _ in pending])
             for (seg, _), p in zip(pending, probs):
@@ -292,7 +321,7 @@ class EmotionRecognizer:
                 continue
             frames = self.feature_extractor.extract(segment.samples) if self.adaptive else None
             if running is not None:
-                running.add(frames)
+                running.add(self._statistics_frames(frames))
             pending.append((segment, frames))
             warm = running is None or self.speech_seconds(running) >= adapt_seconds
             if len(pending) >= batch_size and warm:
@@ -327,12 +356,14 @@ class EmotionRecognizer:
             raise SerError(f"{self.name} does not adapt to the speaker: it takes no speaker statistics")
 
     def _features(self, samples: np.ndarray, speaker=None) -> dict[str, np.ndarray]:
+        if self._model_adapts:
+            return self._adapted(self.feature_extractor.extract(samples), speaker)
         extra = {"speaker_statistics": speaker} if speaker is not None else {}
         features = self.feature_extractor(samples, sampling_rate=self.sampling_rate, return_tensors="np", **extra)
         return {key: np.asarray(value) for key, value in features.items()}
 
     def _pad(self, frames: np.ndarray) -> dict[str, np.ndarray]:
-        """Model inputs of one clip's already-extracted (and normalised) frames."""
+        """Model inputs of one clip's already-extracted frames."""
         features = self.feature_extractor.pad_frames([frames], return_tensors="np")
         return {key: np.asarray(value) for key, value in features.items()}
 

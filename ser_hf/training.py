@@ -214,12 +214,23 @@ def _skips_front_end(model, features: datasets.Dataset | None) -> bool:
     return False
 
 
+def _speaker_inputs(model, speaker_stats: dict | None) -> bool:
+    """Whether ``model`` applies the speaker statistics itself (``normalization="speaker"``): the
+    collator then hands them over instead of normalising the rows; such a model needs them."""
+    inputs = getattr(getattr(model, "config", None), "normalization", None) == "speaker"
+    if inputs and speaker_stats is None:
+        raise ValueError("this model adapts to the speaker (normalization='speaker'): pass speaker_stats")
+    return inputs
+
+
 @dataclass
 class PadCollator:
     """Pad ``[frames, feature_size]`` rows into ``input_features [batch, feature_size, frames]`` + mask.
 
     With ``speaker_stats`` (``{speaker: (mean, std)}``, see :func:`speaker_statistics`), each row is
-    first normalised by its speaker's statistics (speaker-level CMVN).
+    first normalised by its speaker's statistics (speaker-level CMVN); with ``speaker_inputs`` as
+    well, the rows stay as they are and the batch carries each row's ``speaker_mean`` and
+    ``speaker_std`` for the model to apply (``normalization="speaker"``, the stem's output).
 
     With ``crop_frames`` set (training), each clip longer than that is cut at a random start: a
     fresh time shift every epoch and a bounded cost per step. The start is drawn from
@@ -241,6 +252,7 @@ class PadCollator:
     speaker_stats: dict | None = None
     soft_labels: dict | None = None
     skip_front_end: bool = False
+    speaker_inputs: bool = False
 
     def __call__(self, rows: list[dict]) -> dict:
         import torch
@@ -248,7 +260,7 @@ class PadCollator:
         feats = []
         for row in rows:
             x = np.asarray(row["input_features"], dtype=np.float32)
-            if self.speaker_stats is not None:
+            if self.speaker_stats is not None and not self.speaker_inputs:
                 mean, std = self.speaker_stats[row["speaker"]]
                 x = (x - mean) / std
             if self.crop_frames and x.shape[0] > self.crop_frames:
@@ -266,6 +278,10 @@ class PadCollator:
         out = {"input_features": torch.from_numpy(batch), "attention_mask": torch.from_numpy(mask)}
         if self.skip_front_end:
             out["skip_front_end"] = True
+        if self.speaker_inputs:
+            stats = [self.speaker_stats[row["speaker"]] for row in rows]
+            out["speaker_mean"] = torch.from_numpy(np.stack([m for m, _ in stats]).astype(np.float32))
+            out["speaker_std"] = torch.from_numpy(np.stack([s for _, s in stats]).astype(np.float32))
         if self.soft_labels is not None:
             out["labels"] = torch.from_numpy(np.stack([self.soft_labels[int(r["clip"])] for r in rows]))
         elif "label" in rows[0]:
@@ -370,15 +386,17 @@ def train_model(model, train_features: datasets.Dataset, eval_features: datasets
     if skip != _skips_front_end(model, eval_features if eval_features is not None else train_features):
         raise ValueError("the training and evaluation rows must both be extractor frames or both the front end's output")
     crop = None if fixed_frames or not config.crop_frames else -(-config.crop_frames // (model.front_end_stride if skip else 1))
+    inputs = _speaker_inputs(model, speaker_stats)
     collator = PadCollator(crop_frames=crop, fixed_frames=fixed_frames, seed=config.seed, speaker_stats=speaker_stats,
-                           soft_labels=soft_labels, skip_front_end=skip)
+                           soft_labels=soft_labels, skip_front_end=skip, speaker_inputs=inputs)
     trainer = Trainer(
         model=model, args=args, train_dataset=train_features, eval_dataset=eval_features,
         data_collator=collator, compute_metrics=compute_metrics, callbacks=[_CropEpoch(collator)],
     )
     # Evaluation must see whole clips: give it a collator without the random crop.
     if eval_features is not None:
-        eval_collator = PadCollator(fixed_frames=fixed_frames, speaker_stats=speaker_stats, skip_front_end=skip)
+        eval_collator = PadCollator(fixed_frames=fixed_frames, speaker_stats=speaker_stats, skip_front_end=skip,
+                                    speaker_inputs=inputs)
         trainer.get_eval_dataloader = _eval_loader(trainer, eval_collator)
     if resume_from_checkpoint is True:
         resume_from_checkpoint = last_checkpoint(output_dir)
@@ -435,7 +453,8 @@ def predict(model, features: datasets.Dataset, fixed_frames: int | None = None, 
     import torch
 
     collator = PadCollator(fixed_frames=fixed_frames, speaker_stats=speaker_stats,
-                           skip_front_end=_skips_front_end(model, features))
+                           skip_front_end=_skips_front_end(model, features),
+                           speaker_inputs=_speaker_inputs(model, speaker_stats))
     model.eval()
     out = []
     with torch.inference_mode():
@@ -472,7 +491,9 @@ def build_baseline(names: list[str], architecture: str = "cnn1d", seed: int | No
     ``speaker_norm``: a speaker-adaptive pair: the feature extractor normalises by the speaker's
     statistics (``speaker_normalization``), so the model does no per-clip normalisation of its own.
     ``front_end_from``: a Whisper checkpoint whose convolutional stem is copied in as the first
-    layers (``front_end="whisper"``), read from an 80-band extractor; ``cnn1d`` and per-clip only.
+    layers (``front_end="whisper"``), read from an 80-band extractor; ``cnn1d`` only. With
+    ``speaker_norm`` too, the speaker's statistics are taken over the stem's output and applied by
+    the model (``normalization="speaker"``), as the stem needs the clip's own decibels.
     """
     from transformers import set_seed
 
@@ -493,12 +514,12 @@ def build_baseline(names: list[str], architecture: str = "cnn1d", seed: int | No
         config = MfccCnnConfig(architecture="seed", num_features=40, seed_frames=60, dropout=0.2,
                                label_smoothing=0.0, id2label=id2label, label2id=label2id, **config_overrides)
     elif front_end_from is not None:
-        if architecture != "cnn1d" or speaker_norm:
-            raise ValueError("a Whisper front end goes with architecture 'cnn1d' and per-clip normalisation only")
+        if architecture != "cnn1d":
+            raise ValueError("a Whisper front end goes with architecture 'cnn1d' only")
         channels, bands, _ = stem["conv1.weight"].shape
         fe = MfccCnnFeatureExtractor(feature_size=bands, n_mels=bands, fmin=0.0)
         design = {"freq_mask_width": 32, "time_mask_width": 10,  # over 384 channels at 50 frames/s
-                  **config_overrides}
+                  **({"normalization": "speaker"} if speaker_norm else {}), **config_overrides}
         config = MfccCnnConfig(architecture=architecture, num_features=fe.feature_size, use_deltas=False,
                                front_end="whisper", front_end_channels=channels,
                                id2label=id2label, label2id=label2id, **design)

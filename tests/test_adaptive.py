@@ -202,9 +202,10 @@ def test_demo_does_not_serve_an_adaptive_model_on_lone_clips(tiny_adaptive, tiny
     assert len(notices) == 1 and "adapts to the speaker" in notices[0] and str(tiny_adaptive) in notices[0]
 
 
-@pytest.mark.parametrize("split", ["all", "fixed"])
-def test_ser_train_speaker_norm_saves_an_adaptive_model(data_root, tmp_path, monkeypatch, split):
-    """``ser train --speaker-norm`` saves the adaptive kind, which the recognizer then adapts to a speaker."""
+@pytest.mark.parametrize("split, stem", [("all", False), ("fixed", False), ("all", True)])
+def test_ser_train_speaker_norm_saves_an_adaptive_model(data_root, tmp_path, monkeypatch, split, stem, tiny_whisper):
+    """``ser train --speaker-norm`` saves the adaptive kind, which the recognizer then adapts to a speaker;
+    with ``--front-end-from`` the model applies the statistics behind the stem (``normalization="speaker"``)."""
     import shutil
 
     root = tmp_path / "corpora" / "SAVEE"
@@ -215,9 +216,10 @@ def test_ser_train_speaker_norm_saves_an_adaptive_model(data_root, tmp_path, mon
     monkeypatch.setenv("SER_CACHE", str(tmp_path / "cache"))
     out = tmp_path / "model"
     assert main(["train", "--data", str(tmp_path / "corpora"), "--epochs", "1", "--threads", "1", "--split", split,
-                 "--speaker-norm", "--output", str(out)]) == 0
+                 "--speaker-norm", "--output", str(out), *(["--front-end-from", str(tiny_whisper)] if stem else [])]) == 0
     recognizer = EmotionRecognizer.from_pretrained(out, device="cpu")
-    assert recognizer.adaptive and recognizer.model.config.normalization == "none"
+    assert recognizer.adaptive and recognizer.model.config.normalization == ("speaker" if stem else "none")
+    assert recognizer.feature_extractor.speaker_normalization is not stem
     assert json.loads((out / "training_config.json").read_text())["speaker_norm"] is True
     clips = sorted(root.glob("DC_*.flac"))
     probs = recognizer.predict(clips[0], speaker=recognizer.speaker_statistics(clips))

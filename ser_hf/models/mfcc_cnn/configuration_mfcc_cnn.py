@@ -5,7 +5,7 @@ from __future__ import annotations
 from transformers import PretrainedConfig
 
 ARCHITECTURES = ("cnn1d", "cnn2d", "seed")
-NORMALIZATIONS = ("utterance", "utterance_global", "none")
+NORMALIZATIONS = ("utterance", "utterance_global", "none", "speaker")
 POOLINGS = ("meanmax", "meanstd")
 FRONT_ENDS = (None, "whisper")
 # Per-architecture default widths: the 2-D network's every channel spans all bands' positions, so a
@@ -33,7 +33,12 @@ class MfccCnnConfig(PretrainedConfig):
             while training (``cnn1d``, ``cnn2d``): how many bands, and their largest width in rows/frames.
         normalization: per-utterance input normalisation of ``cnn1d``/``cnn2d`` over the clip's real frames:
             ``"utterance"`` (each row to zero mean, unit variance: CMVN), ``"utterance_global"``
-            (one mean and variance for the whole clip, which keeps the spectral shape) or ``"none"``.
+            (one mean and variance for the whole clip, which keeps the spectral shape), ``"none"``, or
+            ``"speaker"`` (with a front end: each of its output rows measured against the speaker's mean
+            and standard deviation of that row, the model inputs ``speaker_mean``/``speaker_std``:
+            the speaker-adaptive model with a stem, whose statistics live after the stem, where the
+            extractor cannot compute them; without a front end the extractor normalises instead,
+            ``MfccCnnFeatureExtractor(speaker_normalization=True)``).
         pooling: global pooling of ``cnn1d``/``cnn2d`` over time: ``"meanmax"`` or ``"meanstd"``.
         mixup_alpha: mixup while training (``cnn1d``, ``cnn2d``), Beta(alpha, alpha) weights; 0 turns it off.
         front_end: ``None`` or ``"whisper"`` (``cnn1d``): Whisper's convolutional stem (two 1-D
@@ -68,6 +73,9 @@ class MfccCnnConfig(PretrainedConfig):
             raise ValueError(f"unknown front_end {front_end!r}; choose one of {FRONT_ENDS}")
         if front_end and architecture != "cnn1d":
             raise ValueError(f"front_end {front_end!r} needs architecture 'cnn1d', not {architecture!r}")
+        if normalization == "speaker" and not front_end:
+            raise ValueError("normalization 'speaker' needs a front end; without one the feature extractor "
+                             "normalises by the speaker (MfccCnnFeatureExtractor(speaker_normalization=True))")
         if pooling not in POOLINGS:
             raise ValueError(f"unknown pooling {pooling!r}; choose one of {POOLINGS}")
         self.architecture = architecture

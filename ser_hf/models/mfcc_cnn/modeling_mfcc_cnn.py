@@ -103,6 +103,12 @@ class _SeedConv1d(nn.Module):
         return self.head(self.features(x))
 
 
+SPEAKER_INPUTS_NEEDED = (
+    "this model adapts to the speaker: pass speaker_mean= and speaker_std= (the statistics of some speech of "
+    "the same speaker), or use ser_hf.EmotionRecognizer: speaker_statistics(clips), or timeline(), which "
+    "gathers them from the recording")
+
+
 class _Front(nn.Module):
     """What both CNNs do before their convolutions (normalisation, augmentation, deltas) and after
     them (mean + max or mean + std pooling over the real frames, dropout, classifier)."""
@@ -119,10 +125,16 @@ class _Front(nn.Module):
         self.dropout = nn.Dropout(config.dropout)
         self.classifier = nn.Linear(2 * pooled_channels, config.num_labels)
 
-    def front(self, x: torch.Tensor, mask: torch.Tensor, mix: tuple | None = None):
+    def front(self, x: torch.Tensor, mask: torch.Tensor, mix: tuple | None = None, speaker: tuple | None = None):
         """Normalisation, training-time augmentation and deltas: ``[batch, rows x 3, frames]`` and its
-        frame mask ``[batch, 1, frames]``, padding zero (shared by the 1-D and 2-D networks)."""
-        if self.normalization == "utterance":
+        frame mask ``[batch, 1, frames]``, padding zero (shared by the 1-D and 2-D networks).
+        ``speaker``: ``(mean, std)``, each ``[batch, rows]``, for ``normalization="speaker"``."""
+        if self.normalization == "speaker":
+            if speaker is None:
+                raise ValueError(SPEAKER_INPUTS_NEEDED)
+            mean, std = speaker
+            x = (x - mean[..., None].to(x.dtype)) / std[..., None].to(x.dtype) * mask[:, None, :].to(x.dtype)
+        elif self.normalization == "utterance":
             x = _masked_normalise(x, mask)
         elif self.normalization == "utterance_global":
             x = _masked_normalise_global(x, mask)
@@ -220,10 +232,10 @@ class _Cnn1d(_Front):
             return self.front_end(x, mask)
 
     def forward(self, x: torch.Tensor, mask: torch.Tensor, mix: tuple | None = None,
-                skip_front_end: bool = False) -> torch.Tensor:
+                skip_front_end: bool = False, speaker: tuple | None = None) -> torch.Tensor:
         if not skip_front_end:
             x, mask = self.run_front_end(x, mask)
-        x, m = self.front(x, mask, mix)
+        x, m = self.front(x, mask, mix, speaker)
         for block in self.blocks:
             conv, norm, relu = block[0], block[1], block[2]
             x = relu(norm(conv(x)))
@@ -278,6 +290,10 @@ class MfccCnnForAudioClassification(MfccCnnPreTrainedModel):
     probabilities ``[batch, num_labels]``. With ``skip_front_end=True`` the ``input_features``
     are already the front end's output (:meth:`front_end_features`): a frozen stem need not run
     again on every training epoch (:func:`ser_hf.training.front_end_frames` caches it).
+    A speaker-adaptive model with a front end (``normalization="speaker"``) also takes
+    ``speaker_mean`` and ``speaker_std`` ``[batch, front_end_channels]``: the statistics of the
+    speaker's front-end frames (:meth:`ser_hf.EmotionRecognizer.speaker_statistics`); without them
+    it raises rather than guess.
     """
 
     def __init__(self, config: MfccCnnConfig):
@@ -308,7 +324,13 @@ class MfccCnnForAudioClassification(MfccCnnPreTrainedModel):
 
     def forward(self, input_features: torch.Tensor, attention_mask: torch.Tensor | None = None,
                 labels: torch.Tensor | None = None, return_dict: bool | None = None,
-                skip_front_end: bool = False, **kwargs):
+                skip_front_end: bool = False, speaker_mean: torch.Tensor | None = None,
+                speaker_std: torch.Tensor | None = None, **kwargs):
+        if (speaker_mean is None) != (speaker_std is None):
+            raise ValueError("pass speaker_mean and speaker_std together")
+        if speaker_mean is not None and getattr(self.config, "normalization", None) != "speaker":
+            raise ValueError("speaker_mean/speaker_std given, but this model does not take speaker statistics "
+                             f"(normalization={getattr(self.config, 'normalization', None)!r})")
         if skip_front_end and getattr(self.net, "front_end", None) is None:
             raise ValueError("skip_front_end=True, but this model has no front end")
         if attention_mask is None:
@@ -320,6 +342,8 @@ class MfccCnnForAudioClassification(MfccCnnPreTrainedModel):
             lam = float(torch.distributions.Beta(alpha, alpha).sample())
             mix = (torch.randperm(input_features.shape[0], device=input_features.device), lam)
         extra = {"skip_front_end": True} if skip_front_end else {}
+        if speaker_mean is not None:
+            extra["speaker"] = (speaker_mean.float(), speaker_std.float())
         if mix is None:
             logits = self.net(input_features.float(), attention_mask, **extra)
         else:
