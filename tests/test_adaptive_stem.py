@@ -83,6 +83,8 @@ def test_the_stock_pipeline_and_the_model_refuse_to_guess_without_statistics(ste
         stem_adaptive.model(input_features=x, speaker_mean=torch.zeros(1, 32))
     with pytest.raises(ValueError, match="needs a front end"):
         MfccCnnConfig(normalization="speaker")
+    with pytest.raises(ValueError, match="frozen front end"):
+        MfccCnnConfig(normalization="speaker", front_end="whisper", freeze_front_end=False)
 
 
 def test_a_per_clip_model_refuses_speaker_statistics(tiny_whisper):

@@ -76,6 +76,9 @@ class MfccCnnConfig(PretrainedConfig):
         if normalization == "speaker" and not front_end:
             raise ValueError("normalization 'speaker' needs a front end; without one the feature extractor "
                              "normalises by the speaker (MfccCnnFeatureExtractor(speaker_normalization=True))")
+        if normalization == "speaker" and not freeze_front_end:
+            raise ValueError("normalization 'speaker' needs a frozen front end: statistics of its output "
+                             "would go stale while training changed it")
         if pooling not in POOLINGS:
             raise ValueError(f"unknown pooling {pooling!r}; choose one of {POOLINGS}")
         self.architecture = architecture
