@@ -145,7 +145,7 @@ class EmotionRecognizer:
     @property
     def _model_adapts(self) -> bool:
         """The model applies the statistics itself, to its front end's output (``normalization="speaker"``)."""
-        return getattr(self.model.config, "normalization", None) == "speaker"
+        return bool(getattr(self.model, "takes_speaker_statistics", False))
 
     def speaker_statistics(self, sources: Iterable, sr: int | None = None):
         """The statistics of one speaker's voice from some of their clips (no labels needed).

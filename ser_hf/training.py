@@ -217,7 +217,7 @@ def _skips_front_end(model, features: datasets.Dataset | None) -> bool:
 def _speaker_inputs(model, speaker_stats: dict | None) -> bool:
     """Whether ``model`` applies the speaker statistics itself (``normalization="speaker"``): the
     collator then hands them over instead of normalising the rows; such a model needs them."""
-    inputs = getattr(getattr(model, "config", None), "normalization", None) == "speaker"
+    inputs = bool(getattr(model, "takes_speaker_statistics", False))
     if inputs and speaker_stats is None:
         raise ValueError("this model adapts to the speaker (normalization='speaker'): pass speaker_stats")
     return inputs

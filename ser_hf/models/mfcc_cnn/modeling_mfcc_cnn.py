@@ -307,6 +307,12 @@ class MfccCnnForAudioClassification(MfccCnnPreTrainedModel):
         return 2 if getattr(self.config, "front_end", None) == "whisper" else 1
 
     @property
+    def takes_speaker_statistics(self) -> bool:
+        """Whether ``forward`` measures the front end's output against ``speaker_mean``/``speaker_std``
+        (``normalization="speaker"``), which the caller gathers over that output."""
+        return getattr(self.config, "normalization", None) == "speaker"
+
+    @property
     def frozen_front_end(self) -> bool:
         """Whether the network starts with a front end whose weights training leaves as they are."""
         return bool(getattr(self.net, "freeze_front_end", False))
@@ -328,7 +334,7 @@ class MfccCnnForAudioClassification(MfccCnnPreTrainedModel):
                 speaker_std: torch.Tensor | None = None, **kwargs):
         if (speaker_mean is None) != (speaker_std is None):
             raise ValueError("pass speaker_mean and speaker_std together")
-        if speaker_mean is not None and getattr(self.config, "normalization", None) != "speaker":
+        if speaker_mean is not None and not self.takes_speaker_statistics:
             raise ValueError("speaker_mean/speaker_std given, but this model does not take speaker statistics "
                              f"(normalization={getattr(self.config, 'normalization', None)!r})")
         if skip_front_end and getattr(self.net, "front_end", None) is None:
