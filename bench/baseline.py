@@ -289,12 +289,10 @@ def _enrolment(recipe, scores: dict, draws: int = 3):
 def adaptive_enrolment():
     """SAVEE (the protocol the adaptive model is for) with statistics from k clips of the test speaker;
     the shipped adaptive design (speaker CMVN of the stem's output)."""
-    from .finetune import BACKBONE
-
     ds = _corpus(["savee"], "7")
     scores: dict = {}
     report = _run("savee_loso_stem_enrolment", ds, "loso", speaker_norm=True,
-                  training_overrides={"front_end_from": str(BACKBONE)}, wrap=lambda recipe: _enrolment(recipe, scores))
+                  training_overrides=_stem_training(), wrap=lambda recipe: _enrolment(recipe, scores))
     rows = []
     for k, per_fold in scores.items():
         ua = round(100 * float(np.mean(per_fold)), 2)
@@ -345,10 +343,15 @@ def savee_cnn2d():
     return rows
 
 
-def _whisper_stem(name, corpora, protocol, benchmark, goal, notes="", label_set="7", **options):
+def _stem_training(**overrides) -> dict:
+    """:class:`TrainingConfig` fields of the stem designs: Whisper tiny.en's conv stem first, then ``overrides``."""
     from .finetune import BACKBONE
 
-    report = _run(name, _corpus(corpora, label_set), protocol, training_overrides={"front_end_from": str(BACKBONE)},
+    return {"front_end_from": str(BACKBONE), **overrides}
+
+
+def _whisper_stem(name, corpora, protocol, benchmark, goal, notes="", label_set="7", **options):
+    report = _run(name, _corpus(corpora, label_set), protocol, training_overrides=_stem_training(),
                   **options)
     return _rows_for(report, f"{benchmark}, {STEM}", goal,
                      notes=f"{UTT_NOTE} {MACHINE_NOTE}. {notes}".strip())
@@ -357,10 +360,8 @@ def _whisper_stem(name, corpora, protocol, benchmark, goal, notes="", label_set=
 def _stem_over_seeds(run_name, corpora, label_set, protocol, benchmark, goal, model_overrides=None, epochs=None,
                      notes="", **options):
     """A stem design over training seeds 0-2: ``run_name`` with ``{seed}`` names each seed's run."""
-    from .finetune import BACKBONE
-
     ds = _corpus(corpora, label_set)
-    training = {"front_end_from": str(BACKBONE), **({"epochs": epochs} if epochs else {})}
+    training = _stem_training(**({"epochs": epochs} if epochs else {}))
     return [_over_seeds(lambda seed: _run(run_name.format(seed=seed), ds, protocol, training_seed=seed,
                                           training_overrides=training, model_overrides=model_overrides, **options),
                         benchmark + ", training seeds {seeds}", "unweighted_accuracy, mean over seeds", goal,
