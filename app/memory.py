@@ -12,27 +12,13 @@ cores) that are never handed back. Two arenas and a periodic ``malloc_trim`` bou
 from __future__ import annotations
 
 import atexit
-import ctypes
-import ctypes.util
 import logging
 import os
-import sys
 import threading
 
-M_ARENA_MAX = -8  # glibc's mallopt parameter number (malloc.h)
+from ser_hf.heap import M_ARENA_MAX, glibc as _glibc
 
 log = logging.getLogger(__name__)
-
-
-def _glibc():
-    if not sys.platform.startswith("linux"):
-        return None
-    try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
-        libc.mallopt, libc.malloc_trim  # glibc has both; musl has neither
-    except (OSError, AttributeError):
-        return None
-    return libc
 
 
 def limit_native_heap(arenas: int = 2, trim_every: float = 10.0) -> bool:

@@ -21,8 +21,10 @@ def _masked_normalise(x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     m = mask[:, None, :].to(x.dtype)
     count = m.sum(-1, keepdim=True).clamp(min=1.0)
     mean = (x * m).sum(-1, keepdim=True) / count
-    var = (((x - mean) * m) ** 2).sum(-1, keepdim=True) / count
-    return (x - mean) / torch.sqrt(var + 1e-5) * m
+    # The centred frames are computed once and scaled, not recomputed: half the passes over the
+    # batch (8 of the 95 ms of a shipped training step went to this function).
+    centred = (x - mean) * m
+    return centred * torch.rsqrt(centred.square().sum(-1, keepdim=True) / count + 1e-5)
 
 
 def _masked_normalise_global(x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:

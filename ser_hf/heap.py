@@ -1,0 +1,45 @@
+"""glibc's malloc, where the process has it: the settings training and the app tune."""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import ctypes.util
+import sys
+
+M_TRIM_THRESHOLD = -1  # glibc's mallopt parameter numbers (malloc.h)
+M_ARENA_MAX = -8
+_DEFAULT_TRIM_THRESHOLD = 128 * 1024
+
+
+def glibc():
+    """The C library as a ``ctypes`` handle when it is glibc (``mallopt``, ``malloc_trim``), else None."""
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        libc.mallopt, libc.malloc_trim  # glibc has both; musl has neither
+    except (OSError, AttributeError):
+        return None
+    return libc
+
+
+@contextlib.contextmanager
+def freed_memory_kept(limit: int = 512 << 20):
+    """Let the process keep up to ``limit`` bytes of freed heap while the block runs, then hand it back.
+
+    A training step frees and allocates the same few-MB activations again and again; glibc gives
+    freed memory at the top of its heap back to the OS beyond 128 KB, and the next step faults those
+    pages in afresh. Keeping them took a step of the shipped recipe from 116 to 103-106 ms (2 cores).
+    Does nothing where the C library is not glibc.
+    """
+    libc = glibc()
+    if libc is None:
+        yield
+        return
+    libc.mallopt(M_TRIM_THRESHOLD, int(limit))
+    try:
+        yield
+    finally:
+        libc.mallopt(M_TRIM_THRESHOLD, _DEFAULT_TRIM_THRESHOLD)
+        libc.malloc_trim(0)
