@@ -431,6 +431,28 @@ def ravdess_whisper_stem_spk():
                             speaker_norm=True, notes=STEM_SPK_NOTE, n_folds=5, seed=0)
 
 
+LEVELS = {"normalization": "utterance+speaker"}
+LVL = " + the utterance's levels against the speaker's (test speaker's unlabelled audio)"
+LVL_NOTE = ("Candidate: the per-clip network (utterance-normalised stem frames) whose classifier also reads each "
+            "stem channel's utterance mean and spread measured against the speaker's (normalization "
+            "'utterance+speaker'), the speaker's statistics as in the speaker-CMVN rows (transductive, no labels). "
+            "Why: measuring every frame against the speaker won on RAVDESS's and SAVEE's clips and lost on TESS's.")
+
+
+def savee_whisper_stem_levels():
+    """The per-clip network + speaker-relative levels at the classifier on SAVEE (``SER_BENCH_SEEDS``)."""
+    return _stem_over_seeds("savee_loso_whisper_stem_lvl_seed{seed}", ["savee"], "7", "loso",
+                            f"SAVEE 7 classes, leave-one-speaker-out, {STEM}{LVL}", 55, speaker_norm=True,
+                            model_overrides=LEVELS, notes=LVL_NOTE)
+
+
+def all3_whisper_stem_levels():
+    """The per-clip network + speaker-relative levels at the classifier on the three corpora (``SER_BENCH_SEEDS``)."""
+    return _stem_over_seeds("all3_kfold_whisper_stem_lvl_seed{seed}", ["ravdess", "tess", "savee"], "7", "kfold",
+                            f"{ALL3}, {STEM}{LVL}", 65, speaker_norm=True, model_overrides=LEVELS, notes=LVL_NOTE,
+                            n_folds=5, seed=0)
+
+
 def all3_whisper_stem_k1():
     """The 1x1 first block on the three corpora, training seeds 0-2 (recorded side by side, one process
     and thread per seed on 2 cores, ``SER_BENCH_SEEDS``, about 75 minutes; gathered with ``SER_BENCH_REUSE=1``)."""
@@ -767,7 +789,8 @@ EXPERIMENTS = {"ravdess_kfold": ravdess_kfold, "ravdess_seeds": ravdess_seeds, "
                "savee_loso": savee_loso, "savee_designs": savee_designs, "savee_cnn2d": savee_cnn2d, "savee_seeds": savee_seeds, "savee_loso_plus": savee_loso_plus,
                "savee_whisper_stem": savee_whisper_stem, "savee_whisper_stem_short": savee_whisper_stem_short,
                "savee_whisper_stem_k1": savee_whisper_stem_k1, "savee_whisper_stem_spk": savee_whisper_stem_spk, "ravdess_whisper_stem": ravdess_whisper_stem,
-               "all3_whisper_stem": all3_whisper_stem, "all3_whisper_stem_k1": all3_whisper_stem_k1, "all3_whisper_stem_spk": all3_whisper_stem_spk, "ravdess_whisper_stem_spk": ravdess_whisper_stem_spk, "tess": tess, "all3_kfold": all3_kfold,
+               "all3_whisper_stem": all3_whisper_stem, "all3_whisper_stem_k1": all3_whisper_stem_k1, "all3_whisper_stem_spk": all3_whisper_stem_spk, "savee_whisper_stem_levels": savee_whisper_stem_levels,
+               "all3_whisper_stem_levels": all3_whisper_stem_levels, "ravdess_whisper_stem_spk": ravdess_whisper_stem_spk, "tess": tess, "all3_kfold": all3_kfold,
                "adaptive_enrolment": adaptive_enrolment,
                "ravdess_kfold_kd": ravdess_kfold_kd, "savee_loso_kd": savee_loso_kd, "savee_kd_seeds": savee_kd_seeds,
                "all3_kfold_kd": all3_kfold_kd, "savee_loso_kd_shipped": savee_loso_kd_shipped,

@@ -21,8 +21,8 @@ Models with a fixed input window (fine-tuned Whisper: the feature extractor's ``
 see a longer clip as consecutive windows whose probabilities are averaged, not only its start.
 
 Speaker-adaptive models (``models/ser-mfcc-cnn-adaptive``: the feature extractor's
-``speaker_normalization``, or, behind a front end, the model's ``normalization="speaker"``, whose
-statistics are of the front end's output) measure each clip against the speaker's usual voice, so they need some
+``speaker_normalization``, or, behind a front end, the model's ``normalization="speaker"`` or
+``"utterance+speaker"``, whose statistics are of the front end's output) measure each clip against the speaker's usual voice, so they need some
 speech of that speaker: :meth:`~EmotionRecognizer.speaker_statistics` of a few clips, passed as
 ``speaker=``; :meth:`~EmotionRecognizer.timeline` gathers them from the recording itself.
 """
@@ -144,7 +144,7 @@ class EmotionRecognizer:
 
     @property
     def _model_adapts(self) -> bool:
-        """The model applies the statistics itself, to its front end's output (``normalization="speaker"``)."""
+        """The model applies the statistics itself, to its front end's output (``takes_speaker_statistics``)."""
         return bool(getattr(self.model, "takes_speaker_statistics", False))
 
     def speaker_statistics(self, sources: Iterable, sr: int | None = None):

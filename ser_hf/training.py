@@ -272,11 +272,13 @@ def _skips_front_end(model, features: datasets.Dataset | None) -> bool:
 
 
 def _speaker_inputs(model, speaker_stats: dict | None) -> bool:
-    """Whether ``model`` applies the speaker statistics itself (``normalization="speaker"``): the
-    collator then hands them over instead of normalising the rows; such a model needs them."""
+    """Whether ``model`` applies the speaker statistics itself (``takes_speaker_statistics``: its
+    ``normalization`` is ``"speaker"`` or ``"utterance+speaker"``): the collator then hands them over
+    instead of normalising the rows; such a model needs them."""
     inputs = bool(getattr(model, "takes_speaker_statistics", False))
     if inputs and speaker_stats is None:
-        raise ValueError("this model adapts to the speaker (normalization='speaker'): pass speaker_stats")
+        raise ValueError(f"this model adapts to the speaker (normalization={model.config.normalization!r}): "
+                         "pass speaker_stats")
     return inputs
 
 
@@ -287,7 +289,7 @@ class PadCollator:
     With ``speaker_stats`` (``{speaker: (mean, std)}``, see :func:`speaker_statistics`), each row is
     first normalised by its speaker's statistics (speaker-level CMVN); with ``speaker_inputs`` as
     well, the rows stay as they are and the batch carries each row's ``speaker_mean`` and
-    ``speaker_std`` for the model to apply (``normalization="speaker"``, the stem's output).
+    ``speaker_std`` for the model to apply to the stem's output (``takes_speaker_statistics``).
 
     With ``crop_frames`` set (training), each clip longer than that is cut at a random start: a
     fresh time shift every epoch and a bounded cost per step. The start is drawn from

@@ -5,7 +5,9 @@ from __future__ import annotations
 from transformers import PretrainedConfig
 
 ARCHITECTURES = ("cnn1d", "cnn2d", "seed")
-NORMALIZATIONS = ("utterance", "utterance_global", "none", "speaker")
+NORMALIZATIONS = ("utterance", "utterance_global", "none", "speaker", "utterance+speaker")
+# Normalisations that measure the front end's output against the speaker's statistics (model inputs).
+SPEAKER_NORMALIZATIONS = ("speaker", "utterance+speaker")
 POOLINGS = ("meanmax", "meanstd")
 FRONT_ENDS = (None, "whisper")
 # Per-architecture default widths: the 2-D network's every channel spans all bands' positions, so a
@@ -38,7 +40,12 @@ class MfccCnnConfig(PretrainedConfig):
             and standard deviation of that row, the model inputs ``speaker_mean``/``speaker_std``:
             the speaker-adaptive model with a stem, whose statistics live after the stem, where the
             extractor cannot compute them; without a front end the extractor normalises instead,
-            ``MfccCnnFeatureExtractor(speaker_normalization=True)``).
+            ``MfccCnnFeatureExtractor(speaker_normalization=True)``), or ``"utterance+speaker"`` (with a
+            front end: the convolutions read the utterance-normalised frames, as with ``"utterance"``,
+            and the classifier also reads how the utterance's mean and spread of each row stand
+            against the speaker's, ``(mean - speaker_mean) / speaker_std`` and
+            ``log(std / speaker_std)``: the speaker-relative level that per-utterance CMVN throws
+            away, without measuring every frame against the speaker).
         pooling: global pooling of ``cnn1d``/``cnn2d`` over time: ``"meanmax"`` or ``"meanstd"``.
         mixup_alpha: mixup while training (``cnn1d``, ``cnn2d``), Beta(alpha, alpha) weights; 0 turns it off.
         front_end: ``None`` or ``"whisper"`` (``cnn1d``): Whisper's convolutional stem (two 1-D
@@ -73,11 +80,11 @@ class MfccCnnConfig(PretrainedConfig):
             raise ValueError(f"unknown front_end {front_end!r}; choose one of {FRONT_ENDS}")
         if front_end and architecture != "cnn1d":
             raise ValueError(f"front_end {front_end!r} needs architecture 'cnn1d', not {architecture!r}")
-        if normalization == "speaker" and not front_end:
-            raise ValueError("normalization 'speaker' needs a front end; without one the feature extractor "
+        if normalization in SPEAKER_NORMALIZATIONS and not front_end:
+            raise ValueError(f"normalization {normalization!r} needs a front end; without one the feature extractor "
                              "normalises by the speaker (MfccCnnFeatureExtractor(speaker_normalization=True))")
-        if normalization == "speaker" and not freeze_front_end:
-            raise ValueError("normalization 'speaker' needs a frozen front end: statistics of its output "
+        if normalization in SPEAKER_NORMALIZATIONS and not freeze_front_end:
+            raise ValueError(f"normalization {normalization!r} needs a frozen front end: statistics of its output "
                              "would go stale while training changed it")
         if pooling not in POOLINGS:
             raise ValueError(f"unknown pooling {pooling!r}; choose one of {POOLINGS}")

@@ -7,7 +7,7 @@ from torch import nn
 from transformers import PreTrainedModel
 from transformers.modeling_outputs import SequenceClassifierOutput
 
-from .configuration_mfcc_cnn import MfccCnnConfig
+from .configuration_mfcc_cnn import SPEAKER_NORMALIZATIONS, MfccCnnConfig
 
 _DELTA = torch.tensor([-2.0, -1.0, 0.0, 1.0, 2.0]) / 10.0  # librosa.feature.delta's width-5 regression
 
@@ -122,21 +122,33 @@ class _Front(nn.Module):
         self.normalization = getattr(config, "normalization", "utterance")
         self.pooling = getattr(config, "pooling", "meanmax")
 
-    def _add_head(self, config: MfccCnnConfig, pooled_channels: int) -> None:
-        """Dropout and classifier, created after the convolutions (the seeded initial weights depend on the order)."""
+    def _add_head(self, config: MfccCnnConfig, pooled_channels: int, level_rows: int = 0) -> None:
+        """Dropout and classifier, created after the convolutions (the seeded initial weights depend on the order);
+        ``level_rows``: input rows whose speaker-relative levels the classifier reads too (``"utterance+speaker"``)."""
         self.dropout = nn.Dropout(config.dropout)
-        self.classifier = nn.Linear(2 * pooled_channels, config.num_labels)
+        self.classifier = nn.Linear(2 * pooled_channels + 2 * level_rows, config.num_labels)
+
+    @staticmethod
+    def speaker_levels(x: torch.Tensor, mask: torch.Tensor, speaker: tuple) -> torch.Tensor:
+        """``[batch, 2 x rows]``: each row's utterance mean and spread against the speaker's,
+        ``(mean - speaker_mean) / speaker_std`` and ``log(std / speaker_std)``, over the real frames."""
+        m = mask[:, None, :].to(x.dtype)
+        count = m.sum(-1).clamp(min=1.0)
+        mean = (x * m).sum(-1) / count
+        std = torch.sqrt((((x - mean[..., None]) * m) ** 2).sum(-1) / count + 1e-5)
+        speaker_mean, speaker_std = (s.to(x.dtype) for s in speaker)
+        return torch.cat([(mean - speaker_mean) / speaker_std, torch.log(std / speaker_std)], dim=1)
 
     def front(self, x: torch.Tensor, mask: torch.Tensor, mix: tuple | None = None, speaker: tuple | None = None):
         """Normalisation, training-time augmentation and deltas: ``[batch, rows x 3, frames]`` and its
         frame mask ``[batch, 1, frames]``, padding zero (shared by the 1-D and 2-D networks).
         ``speaker``: ``(mean, std)``, each ``[batch, rows]``, for ``normalization="speaker"``."""
+        if self.normalization in SPEAKER_NORMALIZATIONS and speaker is None:
+            raise ValueError(SPEAKER_INPUTS_NEEDED)
         if self.normalization == "speaker":
-            if speaker is None:
-                raise ValueError(SPEAKER_INPUTS_NEEDED)
             mean, std = speaker
             x = (x - mean[..., None].to(x.dtype)) / std[..., None].to(x.dtype) * mask[:, None, :].to(x.dtype)
-        elif self.normalization == "utterance":
+        elif self.normalization in ("utterance", "utterance+speaker"):
             x = _masked_normalise(x, mask)
         elif self.normalization == "utterance_global":
             x = _masked_normalise_global(x, mask)
@@ -160,15 +172,17 @@ class _Front(nn.Module):
             x = torch.cat([x, d1, _delta(d1)], dim=1) * m
         return x, m
 
-    def head(self, x: torch.Tensor, m: torch.Tensor) -> torch.Tensor:
-        """Logits from ``[batch, channels, frames]`` and its frame mask ``[batch, 1, frames]``."""
+    def head(self, x: torch.Tensor, m: torch.Tensor, levels: torch.Tensor | None = None) -> torch.Tensor:
+        """Logits from ``[batch, channels, frames]`` and its frame mask ``[batch, 1, frames]``
+        (and the :meth:`speaker_levels` of ``"utterance+speaker"``)."""
         count = m.sum(-1).clamp(min=1.0)
         mean = (x * m).sum(-1) / count
         if self.pooling == "meanstd":
             second = torch.sqrt((((x - mean[..., None]) * m) ** 2).sum(-1) / count + 1e-5)
         else:
             second = x.masked_fill(m == 0, float("-inf")).amax(-1)
-        return self.classifier(self.dropout(torch.cat([mean, second], dim=1)))
+        pooled = [mean, second] + ([levels] if levels is not None else [])
+        return self.classifier(self.dropout(torch.cat(pooled, dim=1)))
 
 
 class _WhisperFrontEnd(nn.Module):
@@ -223,7 +237,7 @@ class _Cnn1d(_Front):
             blocks.append(nn.Sequential(*layers))
             c_in = c_out
         self.blocks = nn.ModuleList(blocks)
-        self._add_head(config, c_in)
+        self._add_head(config, c_in, config.front_end_channels if self.normalization == "utterance+speaker" else 0)
 
     def run_front_end(self, x: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """The front end's frames and their mask (the input unchanged without a front end)."""
@@ -237,6 +251,12 @@ class _Cnn1d(_Front):
                 skip_front_end: bool = False, speaker: tuple | None = None) -> torch.Tensor:
         if not skip_front_end:
             x, mask = self.run_front_end(x, mask)
+        levels = None
+        if self.normalization == "utterance+speaker" and speaker is not None:
+            levels = self.speaker_levels(x, mask, speaker)
+            if mix is not None:
+                perm, lam = mix
+                levels = lam * levels + (1 - lam) * levels[perm]
         x, m = self.front(x, mask, mix, speaker)
         for block in self.blocks:
             conv, norm, relu = block[0], block[1], block[2]
@@ -247,7 +267,7 @@ class _Cnn1d(_Front):
             if len(block) > 3:
                 x = block[3](x)
                 m = nn.functional.max_pool1d(m, 2, ceil_mode=True)
-        return self.head(x, m)
+        return self.head(x, m, levels)
 
 
 class _Cnn2d(_Front):
@@ -312,7 +332,7 @@ class MfccCnnForAudioClassification(MfccCnnPreTrainedModel):
     def takes_speaker_statistics(self) -> bool:
         """Whether ``forward`` measures the front end's output against ``speaker_mean``/``speaker_std``
         (``normalization="speaker"``), which the caller gathers over that output."""
-        return getattr(self.config, "normalization", None) == "speaker"
+        return getattr(self.config, "normalization", None) in SPEAKER_NORMALIZATIONS
 
     @property
     def frozen_front_end(self) -> bool:
