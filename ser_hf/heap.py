@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import contextlib
 import ctypes
 import ctypes.util
 import sys
 
 M_TRIM_THRESHOLD = -1  # glibc's mallopt parameter numbers (malloc.h)
 M_ARENA_MAX = -8
-_DEFAULT_TRIM_THRESHOLD = 128 * 1024
 
 
 def glibc():
@@ -24,22 +22,18 @@ def glibc():
     return libc
 
 
-@contextlib.contextmanager
-def freed_memory_kept(limit: int = 512 << 20):
-    """Let the process keep up to ``limit`` bytes of freed heap while the block runs, then hand it back.
+def keep_freed_memory(limit: int = 512 << 20) -> bool:
+    """Let this process keep up to ``limit`` bytes of freed heap instead of handing it back to the OS.
 
     A training step frees and allocates the same few-MB activations again and again; glibc gives
-    freed memory at the top of its heap back to the OS beyond 128 KB, and the next step faults those
-    pages in afresh. Keeping them took a step of the shipped recipe from 116 to 103-106 ms (2 cores).
-    Does nothing where the C library is not glibc.
+    freed memory at the top of its heap back to the OS (beyond a threshold it adapts), and the next
+    step faults those pages in afresh. Keeping them took a step of the shipped
+    recipe from 116 to 103-106 ms (2 cores). For the rest of the process: once set, glibc's adaptive
+    thresholds are off for good, so there is no earlier state to go back to. Returns False (and does
+    nothing) where the C library is not glibc.
     """
     libc = glibc()
     if libc is None:
-        yield
-        return
+        return False
     libc.mallopt(M_TRIM_THRESHOLD, int(limit))
-    try:
-        yield
-    finally:
-        libc.mallopt(M_TRIM_THRESHOLD, _DEFAULT_TRIM_THRESHOLD)
-        libc.malloc_trim(0)
+    return True

@@ -38,7 +38,7 @@ import numpy as np
 from .audio import load_audio
 from .augment import WaveAugmenter, clip_rng
 from .errors import AudioError
-from .heap import freed_memory_kept
+from .heap import keep_freed_memory
 
 logger = logging.getLogger(__name__)
 
@@ -459,8 +459,8 @@ def train_model(model, train_features: datasets.Dataset, eval_features: datasets
         trainer.get_eval_dataloader = _eval_loader(trainer, eval_collator)
     if resume_from_checkpoint is True:
         resume_from_checkpoint = last_checkpoint(output_dir)
-    with freed_memory_kept():
-        trainer.train(resume_from_checkpoint=resume_from_checkpoint)
+    keep_freed_memory()  # the steps reuse their activations' pages instead of faulting them in again
+    trainer.train(resume_from_checkpoint=resume_from_checkpoint)
     return trainer
 
 
