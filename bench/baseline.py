@@ -13,7 +13,8 @@ used 1 with two experiment processes side by side, and 2 for ``shipped``) and
 ``all3_whisper_stem``). ``SER_BENCH_REUSE=1`` takes a run's report from ``bench/results/baseline/<run>/``
 instead of training again when its ``run.json`` records the same recipe, protocol and clips: how
 the training seeds of one experiment run side by side in separate processes (each one with
-``SER_BENCH_SEEDS``, e.g. ``1``), and are then gathered into the mean row.
+``SER_BENCH_SEEDS``, e.g. ``1``), and are then gathered into the mean row. ``SER_BENCH_WORK``: where
+the runs' Trainer logs go (default ``<temp dir>/ser_bench``).
 ``ravdess_seeds`` (about 18 minutes at 2 threads) reruns the RAVDESS protocol with training seeds
 0-2 for each pooling, to show how much of a difference is the seed's; ``ravdess_wide`` judges the
 shipped channels (128-128-192-192, the default since 2026-11-23) the same way. Rows name the
@@ -49,6 +50,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+import tempfile
 import time
 import warnings
 from pathlib import Path
@@ -61,6 +63,7 @@ ROOT = Path(__file__).resolve().parents[1]
 OUT = RESULTS / "baseline"
 SEED_TABLE = ROOT / "docs" / "seed_reproduction.md"
 THREADS = int(os.environ.get("SER_BENCH_THREADS", "2"))
+WORK = Path(os.environ.get("SER_BENCH_WORK") or Path(tempfile.gettempdir()) / "ser_bench")
 MACHINE_NOTE = f"{THREADS} torch threads"
 
 
@@ -113,7 +116,7 @@ def _run(name, ds, protocol, architecture="cnn1d", max_folds=None, speaker_norm=
             print(f"{name}: reused the report of {saved['run']['finished']}", flush=True)
             return report
     start = time.perf_counter()
-    recipe = baseline_recipe(names, architecture, config=config, ds=ds, work_dir=f"/tmp/ser_bench/{name}",
+    recipe = baseline_recipe(names, architecture, config=config, ds=ds, work_dir=str(WORK / name),
                              teachers=teachers)
     if wrap is not None:
         recipe = wrap(recipe)

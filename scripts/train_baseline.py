@@ -280,23 +280,23 @@ def write_card(output, adaptive: bool = False) -> None:
     labels = ", ".join(f"`{i}` {config['id2label'][str(i)]}" for i in range(len(config["id2label"])))
     variant = VARIANTS[adaptive]
     results = REPO / "bench" / "results" / "baseline.json"
+    rows = json.loads(results.read_text()) if results.exists() else []
     lines = ["| protocol | metric | value | goal | met | notes |", "| --- | --- | --- | --- | --- | --- |"]
-    if results.exists():
-        for r in json.loads(results.read_text()):
-            if (r.get("unit") == "%" and variant["rows"](r) and r.get("experiment") in (
-                    "ravdess_kfold", "ravdess_wide", "savee_loso", "savee_loso_plus", "savee_seeds", "all3_kfold",
-                    "savee_whisper_stem", "ravdess_whisper_stem", "all3_whisper_stem", "savee_whisper_stem_spk",
-                    "ravdess_whisper_stem_spk", "all3_whisper_stem_spk",
-                    "tess", "adaptive_enrolment")):
-                met = {True: "yes", False: "**no**", None: ""}[r.get("met")]
-                lines.append(f"| {r['benchmark']} | {r['metric']} | {r['value']:.2f} % | {r.get('goal') or ''} "
-                             f"| {met} | {r.get('notes', '')} |")
+    for r in rows:
+        if (r.get("unit") == "%" and variant["rows"](r) and r.get("experiment") in (
+                "ravdess_kfold", "ravdess_wide", "savee_loso", "savee_loso_plus", "savee_seeds", "all3_kfold",
+                "savee_whisper_stem", "ravdess_whisper_stem", "all3_whisper_stem", "savee_whisper_stem_spk",
+                "ravdess_whisper_stem_spk", "all3_whisper_stem_spk",
+                "tess", "adaptive_enrolment")):
+            met = {True: "yes", False: "**no**", None: ""}[r.get("met")]
+            lines.append(f"| {r['benchmark']} | {r['metric']} | {r['value']:.2f} % | {r.get('goal') or ''} "
+                         f"| {met} | {r.get('notes', '')} |")
     recipe = dict(info["recipe"])
     stem = config.get("front_end") == "whisper"
     if recipe.get("front_end_from"):
         recipe["front_end_from"] = Path(recipe["front_end_from"]).name  # a local folder: its name, not this machine's path
     sizes = {"parameters": info["parameters"], "size_mb": (output / "model.safetensors").stat().st_size / 1e6,
-             **_figures(json.loads(results.read_text()) if results.exists() else [])}
+             **_figures(rows)}
     description = variant["description_stem" if stem and "description_stem" in variant else "description"]
     print(CARD.format(
         stem_licence_yaml="\n  Its first two convolutions are OpenAI's Whisper tiny.en weights (MIT licence)." if stem else "",
