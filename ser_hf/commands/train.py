@@ -34,8 +34,9 @@ def add_data_arguments(parser) -> None:
                              "audio (transductive: say so when you report it)")
     parser.add_argument("--front-end-from", metavar="WHISPER", default=None,
                         help="a Whisper checkpoint (folder or Hub id, e.g. openai/whisper-tiny.en) whose two conv "
-                             "layers become the cnn1d network's first layers, frozen (trains about 2.3x slower; "
-                             "SAVEE leave-one-speaker-out 48.6 %% against 40.5 %% per clip, three seeds; with "
+                             "layers become the cnn1d network's first layers, frozen (their output is computed once "
+                             "per clip and cached, so a step costs about what the network alone costs; SAVEE "
+                             "leave-one-speaker-out 48.6 %% against 40.5 %% per clip, three seeds; with "
                              "--speaker-norm the statistics are taken over the stem's output)")
 
 
