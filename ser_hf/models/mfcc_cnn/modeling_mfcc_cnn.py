@@ -27,6 +27,14 @@ def _masked_normalise(x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     return centred * torch.rsqrt(centred.square().sum(-1, keepdim=True) / count + 1e-5)
 
 
+def _masked_mean_std(x: torch.Tensor, m: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Each row's mean and standard deviation ``[batch, rows]`` over the real frames of ``x``
+    ``[batch, rows, frames]`` (``m``: the float frame mask ``[batch, 1, frames]``)."""
+    count = m.sum(-1).clamp(min=1.0)
+    mean = (x * m).sum(-1) / count
+    return mean, torch.sqrt((((x - mean[..., None]) * m) ** 2).sum(-1) / count + 1e-5)
+
+
 def _masked_normalise_global(x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     """Per-utterance normalisation with one mean and variance over all rows and real frames.
 
@@ -132,10 +140,7 @@ class _Front(nn.Module):
     def speaker_levels(x: torch.Tensor, mask: torch.Tensor, speaker: tuple) -> torch.Tensor:
         """``[batch, 2 x rows]``: each row's utterance mean and spread against the speaker's,
         ``(mean - speaker_mean) / speaker_std`` and ``log(std / speaker_std)``, over the real frames."""
-        m = mask[:, None, :].to(x.dtype)
-        count = m.sum(-1).clamp(min=1.0)
-        mean = (x * m).sum(-1) / count
-        std = torch.sqrt((((x - mean[..., None]) * m) ** 2).sum(-1) / count + 1e-5)
+        mean, std = _masked_mean_std(x, mask[:, None, :].to(x.dtype))
         speaker_mean, speaker_std = (s.to(x.dtype) for s in speaker)
         return torch.cat([(mean - speaker_mean) / speaker_std, torch.log(std / speaker_std)], dim=1)
 
@@ -175,11 +180,10 @@ class _Front(nn.Module):
     def head(self, x: torch.Tensor, m: torch.Tensor, levels: torch.Tensor | None = None) -> torch.Tensor:
         """Logits from ``[batch, channels, frames]`` and its frame mask ``[batch, 1, frames]``
         (and the :meth:`speaker_levels` of ``"utterance+speaker"``)."""
-        count = m.sum(-1).clamp(min=1.0)
-        mean = (x * m).sum(-1) / count
         if self.pooling == "meanstd":
-            second = torch.sqrt((((x - mean[..., None]) * m) ** 2).sum(-1) / count + 1e-5)
+            mean, second = _masked_mean_std(x, m)
         else:
+            mean = (x * m).sum(-1) / m.sum(-1).clamp(min=1.0)
             second = x.masked_fill(m == 0, float("-inf")).amax(-1)
         pooled = [mean, second] + ([levels] if levels is not None else [])
         return self.classifier(self.dropout(torch.cat(pooled, dim=1)))
