@@ -28,8 +28,8 @@ def keep_freed_memory(limit: int = 512 << 20) -> bool:
     A training step frees and allocates the same few-MB activations again and again; glibc gives
     freed memory at the top of its heap back to the OS (beyond a threshold it adapts), and the next
     step faults those pages in afresh. Keeping them took a step of the shipped recipe from 116 to
-    103-106 ms under a profiler (2 cores); with ``_masked_normalise``'s fewer passes, the whole
-    shipped training from 95 to 92 ms a step. For the rest of the process: once set, glibc's adaptive
+    103-106 ms under a profiler (2 cores); whole runs, with ``_masked_normalise``'s fewer passes,
+    went from 95 to 92 ms a step, within this machine's drift from hour to hour. For the rest of the process: once set, glibc's adaptive
     thresholds are off for good, so there is no earlier state to go back to. Returns False (and does
     nothing) where the C library is not glibc.
     """
