@@ -238,6 +238,11 @@ class ArrowRows:
             row[self.column] = array
         return rows
 
+    def batches(self, size: int):
+        """All rows in order, ``size`` at a time (lists of rows)."""
+        for start in range(0, len(self), size):
+            yield self.rows(range(start, min(start + size, len(self))))
+
     @staticmethod
     def arrays(table, column: str = "input_features") -> list[np.ndarray]:
         """The ``[frames, width]`` arrays of an ``Array2D`` column of an Arrow table, as read-only views."""
@@ -362,9 +367,8 @@ def speaker_statistics(features: datasets.Dataset) -> dict[str, tuple[np.ndarray
     from .models.mfcc_cnn import SpeakerStatistics
 
     per_speaker: dict[str, SpeakerStatistics] = {}
-    reader = ArrowRows(features)
-    for start in range(0, len(features), 256):
-        for row in reader.rows(range(start, min(start + 256, len(features)))):
+    for batch in ArrowRows(features).batches(256):
+        for row in batch:
             if int(row["copy"]) == 0:  # rows are [frames, feature_size]
                 per_speaker.setdefault(row["speaker"], SpeakerStatistics()).add(np.asarray(row["input_features"]).T)
     return {speaker: (stats.mean, stats.std) for speaker, stats in per_speaker.items()}
@@ -515,12 +519,10 @@ def predict(model, features: datasets.Dataset, fixed_frames: int | None = None, 
     collator = PadCollator(fixed_frames=fixed_frames, speaker_stats=speaker_stats,
                            skip_front_end=_skips_front_end(model, features),
                            speaker_inputs=_speaker_inputs(model, speaker_stats))
-    reader = ArrowRows(features)
     model.eval()
     out = []
     with torch.inference_mode():
-        for start in range(0, len(features), batch_size):
-            rows = reader.rows(range(start, min(start + batch_size, len(features))))
+        for rows in ArrowRows(features).batches(batch_size):
             batch = collator(rows)
             batch.pop("labels", None)
             out.append(model(**batch).logits.float().numpy())
