@@ -224,7 +224,8 @@ def baseline_recipe(names: list[str], architecture: str = "cnn1d", config=None, 
     if ds is not None and "clip_id" in ds.column_names:
         _, fe = build_baseline(names, architecture, front_end_from=config.front_end_from)  # for its extractor
         copies = config.copies_for(architecture)
-        shared = featurize(ds, fe, augment_copies=copies, seed=config.seed, num_proc=config.threads)
+        shared = featurize(ds, fe, augment_copies=copies, augmenter=config.wave_augmenter(), seed=config.seed,
+                           num_proc=config.threads)
 
     def fit_predict(train_ds, test_ds, fold: str) -> dict:
         features = None

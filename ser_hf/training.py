@@ -388,6 +388,7 @@ class TrainingConfig:
     soft labels say which emotions a clip resembles, which one-hot labels of a few speakers cannot.
     ``front_end_from``: a Whisper checkpoint (a folder or a Hub id) whose convolutional stem becomes
     the network's first layers (:class:`MfccCnnConfig` ``front_end``), frozen.
+    ``augmenter``: :class:`WaveAugmenter` fields for the augmented copies (e.g. ``{"semitones": [-4, 4]}``).
     """
 
     epochs: int = 20
@@ -403,9 +404,14 @@ class TrainingConfig:
     model_overrides: dict = field(default_factory=dict)
     distill_weight: float = 0.0
     front_end_from: str | None = None
+    augmenter: dict = field(default_factory=dict)
 
     def to_dict(self) -> dict:
         return asdict(self)
+
+    def wave_augmenter(self) -> WaveAugmenter:
+        """The waveform augmentation of the recipe's augmented copies."""
+        return WaveAugmenter(**{k: tuple(v) if isinstance(v, list) else v for k, v in self.augmenter.items()})
 
     def copies_for(self, architecture: str) -> int:
         """Augmented copies of each training clip for ``architecture`` (the seed network trains on clean clips)."""
@@ -633,8 +639,8 @@ def fit_predict_baseline(train_ds: datasets.Dataset, test_ds: datasets.Dataset, 
                                speaker_norm=config.speaker_norm and architecture != "seed", **config.model_overrides)
     copies = config.copies_for(architecture)
     if features is None:
-        train_f = front_end_frames(featurize(train_ds, fe, augment_copies=copies, seed=config.seed,
-                                             desc="train features"), model)
+        train_f = front_end_frames(featurize(train_ds, fe, augment_copies=copies, augmenter=config.wave_augmenter(),
+                                             seed=config.seed, desc="train features"), model)
         test_f = front_end_frames(featurize(test_ds, fe, desc="test features"), model)
     else:
         all_f, train_ids, test_ids = features
@@ -671,8 +677,8 @@ def train_on_all(ds: datasets.Dataset, names: list[str], architecture: str = "cn
     model, fe = build_baseline(names, architecture, seed=config.seed, speaker_norm=adaptive,
                                front_end_from=config.front_end_from, **config.model_overrides)
     copies = config.copies_for(architecture)
-    features = front_end_frames(featurize(ds, fe, augment_copies=copies, seed=config.seed, num_proc=config.threads),
-                                model)
+    features = front_end_frames(featurize(ds, fe, augment_copies=copies, augmenter=config.wave_augmenter(),
+                                          seed=config.seed, num_proc=config.threads), model)
     featurized = time.perf_counter()
     train_model(model, features, None, config, output_dir=output_dir, fixed_frames=fe.fixed_frames,
                 progress=progress, speaker_stats=speaker_statistics(features) if adaptive else None)

@@ -9,6 +9,7 @@ import torch
 from threadpoolctl import threadpool_limits
 
 from ser_hf.audio import load_audio
+from ser_hf.augment import WaveAugmenter
 from ser_hf.taxonomy import label_names
 from ser_hf.training import (ArrowRows, SkippedClipsWarning, TrainingConfig, build_baseline, epoch_history, featurize,
                              rows_of, train_model)
@@ -158,6 +159,33 @@ def test_training_is_reproducible(savee_small, tmp_path):
         weights.append(model.state_dict())
     for name, tensor in weights[0].items():
         assert torch.equal(tensor, weights[1][name]), name
+
+
+def test_the_recipes_augmenter_renders_the_augmented_copies(savee_small, tmp_path):
+    """``TrainingConfig.augmenter`` (a JSON-able dict) sets the waveform effects of the augmented
+    copies: a copy shifted up 3 semitones has its energy in higher mel bands than the clean clip, one
+    shifted down in lower bands; the clean rows do not change."""
+    import json
+
+    def centroid(frames):  # [frames, 64] log-mel: the band index weighted by each band's mean power
+        power = np.exp(np.asarray(frames, np.float64) / 10 * np.log(10)).mean(0)
+        return float((np.arange(power.size) * power).sum() / power.sum())
+
+    _, fe = build_baseline(label_names("7"))
+    part = savee_small.select(range(0, 40, 10))
+    fixed = {"p": 1.0, "snr_db": [80.0, 80.0], "stretch": [1.0, 1.0], "shift_s": 0.0}
+    shifted = {}
+    for semitones in (3.0, -3.0):
+        config = TrainingConfig(augmenter={**fixed, "semitones": [semitones, semitones]})
+        assert TrainingConfig(**json.loads(json.dumps(config.to_dict()))).wave_augmenter() == config.wave_augmenter()
+        shifted[semitones] = featurize(part, fe, augment_copies=1, augmenter=config.wave_augmenter(),
+                                       cache_dir=tmp_path)
+    up, down = shifted[3.0], shifted[-3.0]
+    for row in range(0, len(up), 2):  # each clip's clean row, then its copy
+        np.testing.assert_array_equal(up[row]["input_features"], down[row]["input_features"])
+        clean = centroid(up[row]["input_features"])
+        assert centroid(down[row + 1]["input_features"]) < clean < centroid(up[row + 1]["input_features"])
+    assert TrainingConfig().wave_augmenter() == WaveAugmenter()  # the recipe's own effects by default
 
 
 def test_speaker_cmvn_removes_each_speakers_level(savee_small, tmp_path):
