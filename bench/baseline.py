@@ -459,6 +459,31 @@ def all3_whisper_stem_mixup():
                                   "against learning one speaker's rendering of an emotion. " + TESS_HAPPY)
 
 
+S2 = {"first_stride": 2}
+S2_NOTE = ("Candidate: the first conv block behind the stem with stride 2 (MfccCnnConfig first_stride 2): every "
+           "block reads half the frames (25 a second after the first), about half a training step's computation, "
+           "where the 10-minute training budget is not reliably met (592-707 s).")
+
+
+def savee_whisper_stem_s2():
+    """The per-clip stem network with a stride-2 first block on SAVEE, training seeds 0-2."""
+    return _stem_over_seeds("savee_loso_whisper_stem_s2_seed{seed}", ["savee"], "7", "loso",
+                            f"SAVEE 7 classes, leave-one-speaker-out, {STEM}, stride-2 first block", 55,
+                            model_overrides=S2, notes=S2_NOTE)
+
+
+def ravdess_whisper_stem_s2():
+    return _stem_over_seeds("ravdess_kfold_whisper_stem_s2_seed{seed}", ["ravdess"], "8", "kfold",
+                            f"RAVDESS 8 classes, 5-fold speaker-independent (4 actors per fold), {STEM}, stride-2 "
+                            "first block", 62, model_overrides=S2, notes=S2_NOTE, n_folds=5, seed=0)
+
+
+def all3_whisper_stem_s2():
+    return _stem_over_seeds("all3_kfold_whisper_stem_s2_seed{seed}", ["ravdess", "tess", "savee"], "7", "kfold",
+                            f"{ALL3}, {STEM}, stride-2 first block", 65, model_overrides=S2, notes=S2_NOTE,
+                            n_folds=5, seed=0)
+
+
 LEVELS = {"normalization": "utterance+speaker"}
 LVL = " + the utterance's levels against the speaker's (test speaker's unlabelled audio)"
 LVL_NOTE = ("Candidate: the per-clip network (utterance-normalised stem frames) whose classifier also reads each "
@@ -819,7 +844,8 @@ EXPERIMENTS = {"ravdess_kfold": ravdess_kfold, "ravdess_seeds": ravdess_seeds, "
                "savee_whisper_stem_k1": savee_whisper_stem_k1, "savee_whisper_stem_spk": savee_whisper_stem_spk, "ravdess_whisper_stem": ravdess_whisper_stem,
                "all3_whisper_stem": all3_whisper_stem, "all3_whisper_stem_k1": all3_whisper_stem_k1, "all3_whisper_stem_spk": all3_whisper_stem_spk, "savee_whisper_stem_levels": savee_whisper_stem_levels,
                "all3_whisper_stem_levels": all3_whisper_stem_levels, "all3_whisper_stem_pitch4": all3_whisper_stem_pitch4,
-               "all3_whisper_stem_mixup": all3_whisper_stem_mixup, "ravdess_whisper_stem_spk": ravdess_whisper_stem_spk, "tess": tess, "all3_kfold": all3_kfold,
+               "all3_whisper_stem_mixup": all3_whisper_stem_mixup, "savee_whisper_stem_s2": savee_whisper_stem_s2,
+               "ravdess_whisper_stem_s2": ravdess_whisper_stem_s2, "all3_whisper_stem_s2": all3_whisper_stem_s2, "ravdess_whisper_stem_spk": ravdess_whisper_stem_spk, "tess": tess, "all3_kfold": all3_kfold,
                "adaptive_enrolment": adaptive_enrolment,
                "ravdess_kfold_kd": ravdess_kfold_kd, "savee_loso_kd": savee_loso_kd, "savee_kd_seeds": savee_kd_seeds,
                "all3_kfold_kd": all3_kfold_kd, "savee_loso_kd_shipped": savee_loso_kd_shipped,

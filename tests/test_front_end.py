@@ -183,6 +183,8 @@ def test_bad_front_end_settings_are_refused(tmp_path, tiny_whisper):
         MfccCnnConfig(front_end="wav2vec2")
     with pytest.raises(ValueError, match="first_kernel_size"):
         MfccCnnConfig(first_kernel_size=4)  # an even kernel would shift the frames against their mask
+    with pytest.raises(ValueError, match="first_stride"):
+        MfccCnnConfig(first_stride=0)
 
 
 def test_a_one_frame_first_kernel_reads_padded_clips_as_alone_and_older_models_keep_their_kernel(
@@ -211,6 +213,36 @@ def test_a_one_frame_first_kernel_reads_padded_clips_as_alone_and_older_models_k
     one = fe(waves[0], sampling_rate=16000, return_tensors="pt")
     with torch.inference_mode():
         torch.testing.assert_close(loaded(**one).logits, model(**one).logits)
+
+
+def test_a_stride_two_first_block_halves_the_frames_and_reads_padded_clips_as_alone(stem_model, tiny_whisper,
+                                                                                      waves, tmp_path):
+    """``first_stride=2`` behind the stem: every block sees half the frames (the mask follows them),
+    padding still changes nothing, and the setting survives save and load; the default stays 1."""
+    model, fe = stem_model
+    assert model.net.blocks[0][0].stride == (1,)
+    strided, _ = build_baseline(NAMES, seed=0, front_end_from=tiny_whisper, first_stride=2)
+    strided.eval()
+    assert strided.net.blocks[0][0].stride == (2,)
+    seen = {}
+    for name, net in (("one", model), ("two", strided)):
+        net.eval()
+        hook = net.net.blocks[1][0].register_forward_hook(  # the frames the second block reads
+            lambda mod, inp, out, name=name: seen.__setitem__(name, inp[0].shape[-1]))
+        with torch.inference_mode():
+            net(**fe(waves[0], sampling_rate=16000, return_tensors="pt"))
+        hook.remove()
+    assert seen["two"] == -(-seen["one"] // 2)
+    batch = fe(waves, sampling_rate=16000, return_tensors="pt")
+    with torch.inference_mode():
+        together = strided(**batch).logits
+        alone = torch.cat([strided(**fe(w, sampling_rate=16000, return_tensors="pt")).logits for w in waves])
+    torch.testing.assert_close(together, alone, atol=1e-4, rtol=1e-4)
+    strided.save_pretrained(tmp_path)
+    loaded = AutoModelForAudioClassification.from_pretrained(tmp_path).eval()
+    assert loaded.net.blocks[0][0].stride == (2,)
+    with torch.inference_mode():
+        torch.testing.assert_close(loaded(**batch).logits, together)
 
 
 def test_ser_train_front_end_from_saves_a_model_with_the_stem(data_root, tmp_path, monkeypatch, tiny_whisper):

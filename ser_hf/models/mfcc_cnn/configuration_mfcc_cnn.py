@@ -64,6 +64,9 @@ class MfccCnnConfig(PretrainedConfig):
             is two thirds of a training step, but on unseen speakers it scored 59.2 % against 63.8 % on the
             three corpora and 47.0 % against 48.6 % on SAVEE
             (``python -m bench.baseline savee_whisper_stem_k1 all3_whisper_stem_k1``), so 5 stays.
+        first_stride: the first conv block's stride (``cnn1d``); ``None``: 2 on log-mel frames (100 a
+            second), 1 behind the stem, which has already halved them. 2 behind the stem halves the
+            frames of every block, the first included: about half a training step's computation.
     """
 
     model_type = "mfcc_cnn"
@@ -74,7 +77,8 @@ class MfccCnnConfig(PretrainedConfig):
                  freq_masks: int = 2, freq_mask_width: int = 8, time_masks: int = 2,
                  time_mask_width: int = 20, normalization: str = "utterance", pooling: str = "meanmax",
                  mixup_alpha: float = 0.0, front_end: str | None = None, front_end_channels: int = 384,
-                 freeze_front_end: bool = True, first_kernel_size: int = 5, **kwargs):
+                 freeze_front_end: bool = True, first_kernel_size: int = 5, first_stride: int | None = None,
+                 **kwargs):
         if architecture not in ARCHITECTURES:
             raise ValueError(f"unknown architecture {architecture!r}; choose one of {ARCHITECTURES}")
         if normalization not in NORMALIZATIONS:
@@ -101,6 +105,9 @@ class MfccCnnConfig(PretrainedConfig):
         if first_kernel_size < 1 or first_kernel_size % 2 == 0:
             raise ValueError(f"first_kernel_size must be odd and positive (it keeps the frame count), got {first_kernel_size}")
         self.first_kernel_size = first_kernel_size
+        if first_stride is not None and first_stride < 1:
+            raise ValueError(f"first_stride must be a positive integer or None, got {first_stride}")
+        self.first_stride = first_stride
         self.num_features = num_features
         # ``seed`` has no conv widths of its own; it keeps cnn1d's, as its saved configs always had.
         self.channels = list(channels if channels is not None

@@ -231,6 +231,7 @@ class _Cnn1d(_Front):
             c_in, first_stride = config.front_end_channels, 1  # the stem already halved the frame rate
         else:
             c_in, first_stride = config.num_features * (3 if config.use_deltas else 1), 2
+        first_stride = getattr(config, "first_stride", None) or first_stride
         blocks, k = [], config.first_kernel_size
         for i, c_out in enumerate(config.channels):
             conv = (nn.Conv1d(c_in, c_out, k, stride=first_stride, padding=k // 2, bias=False) if i == 0
