@@ -37,7 +37,11 @@ speakers in place of the first layer a few speakers teach. The stem's output is 
 clip (:func:`ser_hf.training.front_end_frames`), not every epoch. Two ways to train it faster, both
 left out of the shipped recipe for what they cost on unseen speakers and out of the default set:
 ``savee_whisper_stem_k1`` and ``all3_whisper_stem_k1`` (the first conv block a 1x1 projection,
-seeds 0-2) and ``savee_whisper_stem_short`` (12 epochs instead of 20).
+seeds 0-2) and ``savee_whisper_stem_short`` (12 epochs instead of 20); a third, a stride-2 first block
+(``*_whisper_stem_s2``; ``training_time_s2`` times it as ``shipped`` times the default). Candidates
+against the held-out TESS speaker's happy clips: ``all3_whisper_stem_pitch4`` (pitch shift of ±4
+semitones) and ``all3_whisper_stem_mixup``; ``all3_whisper_stem_seeds`` runs the shipped design with
+other training seeds on the same folds, for scale.
 
 Each experiment writes its full report (JSON, confusion matrix, curves) under
 ``bench/results/baseline/<experiment>/`` and its rows into ``bench/results/baseline.json``;
@@ -419,6 +423,13 @@ def all3_whisper_stem():
     n = int(os.environ.get("SER_BENCH_ALL3_FOLDS", "5"))
     return _whisper_stem("all3_kfold_whisper_stem", ["ravdess", "tess", "savee"], "kfold", ALL3, 65, n_folds=5, seed=0,
                          max_folds=n, notes="" if n >= 5 else f"Only the first {n} of 5 folds were run (time).")
+
+
+def all3_whisper_stem_seeds():
+    """The shipped per-clip design on the three corpora over training seeds (``SER_BENCH_SEEDS``; same folds):
+    how much of a candidate's difference from ``all3_whisper_stem`` (seed 0) is that seed's."""
+    return _stem_over_seeds("all3_kfold_whisper_stem_seed{seed}", ["ravdess", "tess", "savee"], "7", "kfold",
+                            f"{ALL3}, {STEM}", 65, n_folds=5, seed=0)
 
 
 def all3_whisper_stem_spk():
@@ -873,7 +884,7 @@ EXPERIMENTS = {"ravdess_kfold": ravdess_kfold, "ravdess_seeds": ravdess_seeds, "
                "savee_loso": savee_loso, "savee_designs": savee_designs, "savee_cnn2d": savee_cnn2d, "savee_seeds": savee_seeds, "savee_loso_plus": savee_loso_plus,
                "savee_whisper_stem": savee_whisper_stem, "savee_whisper_stem_short": savee_whisper_stem_short,
                "savee_whisper_stem_k1": savee_whisper_stem_k1, "savee_whisper_stem_spk": savee_whisper_stem_spk, "ravdess_whisper_stem": ravdess_whisper_stem,
-               "all3_whisper_stem": all3_whisper_stem, "all3_whisper_stem_k1": all3_whisper_stem_k1, "all3_whisper_stem_spk": all3_whisper_stem_spk, "savee_whisper_stem_levels": savee_whisper_stem_levels,
+               "all3_whisper_stem": all3_whisper_stem, "all3_whisper_stem_k1": all3_whisper_stem_k1, "all3_whisper_stem_spk": all3_whisper_stem_spk, "all3_whisper_stem_seeds": all3_whisper_stem_seeds, "savee_whisper_stem_levels": savee_whisper_stem_levels,
                "all3_whisper_stem_levels": all3_whisper_stem_levels, "all3_whisper_stem_pitch4": all3_whisper_stem_pitch4,
                "all3_whisper_stem_mixup": all3_whisper_stem_mixup, "savee_whisper_stem_s2": savee_whisper_stem_s2,
                "ravdess_whisper_stem_s2": ravdess_whisper_stem_s2, "all3_whisper_stem_s2": all3_whisper_stem_s2, "training_time_s2": training_time_s2, "ravdess_whisper_stem_spk": ravdess_whisper_stem_spk, "tess": tess, "all3_kfold": all3_kfold,
