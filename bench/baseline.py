@@ -445,12 +445,11 @@ def ravdess_whisper_stem_spk():
                             speaker_norm=True, notes=STEM_SPK_NOTE, n_folds=5, seed=0)
 
 
-# Every design so far gives the unseen TESS speaker's happy clips to another emotion (fold 3: 176-203
-# of 240 happy clips to angry; fold 4: 179-189 to surprised), and which one follows the speaker:
-# the older voice's happy reads as angry, the younger's as surprised. Two candidates against it.
-TESS_HAPPY = ("Why: in every earlier design the held-out TESS speaker's happy clips went to angry (older voice) or "
-              "surprised (younger voice), as if happy were told from angry and surprised by the voice's absolute "
-              "pitch, learnt from the one other TESS speaker.")
+# Every design so far gives the unseen TESS speaker's happy clips to another emotion: the younger
+# speaker's (YAF, fold 3) to angry, the older's (OAF, fold 4) to surprised. Two candidates against it.
+TESS_HAPPY = ("Why: in every earlier design the held-out TESS speaker's happy clips went to angry (YAF, fold 3) or "
+              "surprised (OAF, fold 4): happy as the one other TESS speaker renders it does not carry over to the "
+              "other, whose voice is 38 years older or younger.")
 
 
 def all3_whisper_stem_pitch4():
