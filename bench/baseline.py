@@ -802,52 +802,47 @@ def seeds():
 
 # -- the shipped model: training time and inference latency -----------------------------------------
 
-def shipped():
+def _timed_training(output, model_overrides=None) -> tuple[dict, tuple, tuple]:
+    """``scripts/train_baseline.train_shipped`` into ``output``: its info and the load average before and after."""
     sys.path.insert(0, str(ROOT / "scripts"))
     from train_baseline import train_shipped
 
     load_before = os.getloadavg()
-    info = train_shipped(DATA, ROOT / "models" / "ser-mfcc-cnn", threads=int(os.environ.get("SER_TRAIN_THREADS", THREADS)), progress=False)
-    load_after = os.getloadavg()
-    rows = [row("Train the shipped model on RAVDESS + TESS + SAVEE (4480 clips, 7 classes)", "seconds",
-                info["seconds_total"], "s", "<= 600 s on 2 cores", info["seconds_total"] <= 600,
-                f"features (decode, 1 augmented copy, cached map) {info['seconds_features']} s + training "
-                f"{info['seconds_training']} s; feature cache {'warm' if info.get('feature_cache_hit') else 'cold'}; "
-                f"{info['threads']} torch thread(s); load average {load_before[0]:.2f} before, "
-                f"{load_after[0]:.2f} (1 min) / {load_after[1]:.2f} (5 min) after: other jobs on the 2 cores "
-                f"make it an upper bound.")]
-    return rows + latency()
+    info = train_shipped(DATA, output, threads=int(os.environ.get("SER_TRAIN_THREADS", THREADS)), progress=False,
+                         model_overrides=model_overrides)
+    return info, load_before, os.getloadavg()
+
+
+def _training_time_row(benchmark, info, load_before, load_after, notes="") -> dict:
+    return row(benchmark, "seconds", info["seconds_total"], "s", "<= 600 s on 2 cores", info["seconds_total"] <= 600,
+               f"features (decode, 1 augmented copy, cached map) {info['seconds_features']} s + training "
+               f"{info['seconds_training']} s; feature cache {'warm' if info.get('feature_cache_hit') else 'cold'}; "
+               f"{info['threads']} torch thread(s); load average {load_before[0]:.2f} before, "
+               f"{load_after[0]:.2f} (1 min) / {load_after[1]:.2f} (5 min) after: other jobs on the 2 cores "
+               f"make it an upper bound. {notes}".strip())
+
+
+def shipped():
+    info, before, after = _timed_training(ROOT / "models" / "ser-mfcc-cnn")
+    return [_training_time_row("Train the shipped model on RAVDESS + TESS + SAVEE (4480 clips, 7 classes)",
+                               info, before, after)] + latency()
 
 
 def training_time_s2():
     """The shipped recipe with a stride-2 first block (``first_stride=2``), timed as ``shipped`` times the
-    default: all three corpora, a cold feature cache (a fresh one in a temporary folder), nothing saved."""
-    from ser_hf.training import TrainingConfig, train_on_all
-
-    from .finetune import BACKBONE
-
-    config = TrainingConfig(seed=0, threads=int(os.environ.get("SER_TRAIN_THREADS", THREADS)),
-                            front_end_from=str(BACKBONE), model_overrides=S2)
-    before, load_before = os.environ.get("SER_CACHE"), os.getloadavg()
-    with tempfile.TemporaryDirectory() as cache:
-        os.environ["SER_CACHE"] = cache
+    default (the same function), from a cold feature cache (a fresh one in a temporary folder); nothing kept."""
+    before = os.environ.get("SER_CACHE")
+    with tempfile.TemporaryDirectory() as tmp:
+        os.environ["SER_CACHE"] = str(Path(tmp) / "cache")
         try:
-            start = time.perf_counter()
-            ds = _corpus(["ravdess", "tess", "savee"], "7")
-            loaded = time.perf_counter() - start
-            out = train_on_all(ds, ds.features["emotion"].names, "cnn1d", config, output_dir=Path(cache) / "run",
-                               progress=False)
+            info, load_before, load_after = _timed_training(Path(tmp) / "model", model_overrides=S2)
         finally:
             if before is None:
                 del os.environ["SER_CACHE"]
             else:
                 os.environ["SER_CACHE"] = before
-    features, training = loaded + out["seconds_features"], out["seconds_training"]
-    total, load_after = features + training, os.getloadavg()
-    return [row(f"Train the shipped recipe with a stride-2 first block (not shipped) on RAVDESS + TESS + SAVEE "
-                f"({len(ds)} clips, 7 classes)", "seconds", round(total, 1), "s", "<= 600 s on 2 cores", total <= 600,
-                f"features {features:.1f} s + training {training:.1f} s; feature cache cold; {config.threads} torch "
-                f"thread(s); load average {load_before[0]:.2f} before, {load_after[0]:.2f} (1 min) after. {S2_NOTE}")]
+    return [_training_time_row(f"Train the shipped recipe with a stride-2 first block (not shipped) on RAVDESS + "
+                               f"TESS + SAVEE ({info['clips']} clips, 7 classes)", info, load_before, load_after, S2_NOTE)]
 
 
 def latency():

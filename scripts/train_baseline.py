@@ -40,10 +40,12 @@ WHISPER = str(BACKBONE)
 
 
 def train_shipped(data, output, threads: int = 2, progress: bool = True, adaptive: bool = False,
-                  front_end_from: str | None = WHISPER) -> dict:
+                  front_end_from: str | None = WHISPER, model_overrides: dict | None = None) -> dict:
     """Train the shipped recipe on ``data`` into ``output``; return timings and counts.
 
     Both models start with ``front_end_from``'s frozen conv stem (``None``: without one).
+    ``model_overrides``: :class:`MfccCnnConfig` fields that differ from the default design, so a
+    benchmark times a candidate exactly as the shipped model is timed.
     """
     import torch
 
@@ -51,7 +53,7 @@ def train_shipped(data, output, threads: int = 2, progress: bool = True, adaptiv
     from ser_hf.training import TrainingConfig, default_cache_dir, train_on_all
 
     torch.use_deterministic_algorithms(True, warn_only=True)
-    config = TrainingConfig(seed=0, threads=threads, speaker_norm=adaptive,
+    config = TrainingConfig(seed=0, threads=threads, speaker_norm=adaptive, model_overrides=dict(model_overrides or {}),
                             front_end_from=str(front_end_from) if front_end_from else None)
     cached_before = set(default_cache_dir().glob("*.arrow")) if default_cache_dir().is_dir() else set()
     start = time.perf_counter()
