@@ -40,7 +40,8 @@ left out of the shipped recipe for what they cost on unseen speakers and out of 
 seeds 0-2) and ``savee_whisper_stem_short`` (12 epochs instead of 20); a third, a stride-2 first block
 (``*_whisper_stem_s2``; ``training_time_s2`` times it as ``shipped`` times the default). Candidates
 against the held-out TESS speaker's happy clips: ``all3_whisper_stem_pitch4`` (pitch shift of ±4
-semitones) and ``all3_whisper_stem_mixup``; ``all3_whisper_stem_seeds`` runs the shipped design with
+semitones), ``all3_whisper_stem_mixup``, and ``all3_whisper_stem_balance_speaker`` / ``_corpus`` (each
+epoch drawn so every speaker, or corpus, weighs the same); ``all3_whisper_stem_seeds`` runs the shipped design with
 other training seeds on the same folds, for scale.
 
 Each experiment writes its full report (JSON, confusion matrix, curves) under
@@ -469,6 +470,28 @@ def all3_whisper_stem_mixup():
                                   "against learning one speaker's rendering of an emotion. " + TESS_HAPPY)
 
 
+BALANCE_NOTE = ("Candidate, not shipped: each epoch's rows drawn with replacement so that every {group} weighs the "
+                "same (TrainingConfig balance '{group}'); a fold's training set otherwise holds one TESS speaker's "
+                "1400 clips against 60 for a RAVDESS actor and 120 for a SAVEE speaker. ")
+
+
+def _all3_balanced(group: str):
+    return _stem_over_seeds(f"all3_kfold_whisper_stem_balance_{group}_seed{{seed}}", ["ravdess", "tess", "savee"], "7",
+                            "kfold", f"{ALL3}, {STEM}, rows balanced by {group}", 65,
+                            training_overrides={"balance": group}, n_folds=5, seed=0,
+                            notes=BALANCE_NOTE.format(group=group) + TESS_HAPPY)
+
+
+def all3_whisper_stem_balance_speaker():
+    """The per-clip stem network, each speaker drawn as often as any other (``TrainingConfig.balance``)."""
+    return _all3_balanced("speaker")
+
+
+def all3_whisper_stem_balance_corpus():
+    """The per-clip stem network, each corpus drawn as often as any other (``TrainingConfig.balance``)."""
+    return _all3_balanced("corpus")
+
+
 S2 = {"first_stride": 2}
 S2_NOTE = ("Candidate: the first conv block behind the stem with stride 2 (MfccCnnConfig first_stride 2): every "
            "block reads half the frames (25 a second after the first), about half a training step's computation, "
@@ -880,7 +903,9 @@ EXPERIMENTS = {"ravdess_kfold": ravdess_kfold, "ravdess_seeds": ravdess_seeds, "
                "savee_whisper_stem_k1": savee_whisper_stem_k1, "savee_whisper_stem_spk": savee_whisper_stem_spk, "ravdess_whisper_stem": ravdess_whisper_stem,
                "all3_whisper_stem": all3_whisper_stem, "all3_whisper_stem_k1": all3_whisper_stem_k1, "all3_whisper_stem_spk": all3_whisper_stem_spk, "all3_whisper_stem_seeds": all3_whisper_stem_seeds, "savee_whisper_stem_levels": savee_whisper_stem_levels,
                "all3_whisper_stem_levels": all3_whisper_stem_levels, "all3_whisper_stem_pitch4": all3_whisper_stem_pitch4,
-               "all3_whisper_stem_mixup": all3_whisper_stem_mixup, "savee_whisper_stem_s2": savee_whisper_stem_s2,
+               "all3_whisper_stem_mixup": all3_whisper_stem_mixup,
+               "all3_whisper_stem_balance_speaker": all3_whisper_stem_balance_speaker,
+               "all3_whisper_stem_balance_corpus": all3_whisper_stem_balance_corpus, "savee_whisper_stem_s2": savee_whisper_stem_s2,
                "ravdess_whisper_stem_s2": ravdess_whisper_stem_s2, "all3_whisper_stem_s2": all3_whisper_stem_s2, "training_time_s2": training_time_s2, "ravdess_whisper_stem_spk": ravdess_whisper_stem_spk, "tess": tess, "all3_kfold": all3_kfold,
                "adaptive_enrolment": adaptive_enrolment,
                "ravdess_kfold_kd": ravdess_kfold_kd, "savee_loso_kd": savee_loso_kd, "savee_kd_seeds": savee_kd_seeds,

@@ -389,6 +389,9 @@ class TrainingConfig:
     ``front_end_from``: a Whisper checkpoint (a folder or a Hub id) whose convolutional stem becomes
     the network's first layers (:class:`MfccCnnConfig` ``front_end``), frozen.
     ``augmenter``: :class:`WaveAugmenter` fields for the augmented copies (e.g. ``{"semitones": [-4, 4]}``).
+    ``balance``: ``"speaker"`` or ``"corpus"`` draws each epoch's rows (as many as there are, with
+    replacement) so that every speaker, or corpus, weighs the same: in the three corpora one TESS
+    speaker is 1400 clips against RAVDESS's 60 an actor, and a network can learn her voice as the emotion.
     """
 
     epochs: int = 20
@@ -405,6 +408,11 @@ class TrainingConfig:
     distill_weight: float = 0.0
     front_end_from: str | None = None
     augmenter: dict = field(default_factory=dict)
+    balance: str | None = None
+
+    def __post_init__(self):
+        if self.balance not in (None, "speaker", "corpus"):
+            raise ValueError(f"balance must be None, 'speaker' or 'corpus', not {self.balance!r}")
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -462,6 +470,8 @@ def train_model(model, train_features: datasets.Dataset, eval_features: datasets
         eval_dataset=ArrowRows(eval_features) if eval_features is not None else None,
         data_collator=collator, compute_metrics=compute_metrics, callbacks=[_CropEpoch(collator)],
     )
+    if config.balance:
+        trainer._get_train_sampler = _balanced_sampler(train_features[config.balance], config.seed)
     # Evaluation must see whole clips: give it a collator without the random crop.
     if eval_features is not None:
         eval_collator = PadCollator(fixed_frames=fixed_frames, speaker_stats=speaker_stats, skip_front_end=skip,
@@ -497,6 +507,26 @@ def _CropEpoch(collator: PadCollator):
             collator.epoch = int(math.floor((state.epoch or 0) + 1e-6))
 
     return CropEpoch()
+
+
+def balanced_weights(groups) -> np.ndarray:
+    """Row weights that give every group (speaker, corpus) the same total: 1 / the rows of the row's group."""
+    _, inverse, counts = np.unique(np.asarray(groups), return_inverse=True, return_counts=True)
+    return 1.0 / counts[inverse]
+
+
+def _balanced_sampler(groups, seed: int):
+    """Trainer's ``_get_train_sampler`` drawing rows by :func:`balanced_weights` (seeded: a rerun draws the same)."""
+    import torch
+    from torch.utils.data import WeightedRandomSampler
+
+    weights = torch.as_tensor(balanced_weights(groups), dtype=torch.double)
+    generator = torch.Generator().manual_seed(seed)
+
+    def get_train_sampler(train_dataset=None):
+        return WeightedRandomSampler(weights, num_samples=len(weights), replacement=True, generator=generator)
+
+    return get_train_sampler
 
 
 def _eval_loader(trainer, collator):

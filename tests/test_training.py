@@ -188,6 +188,35 @@ def test_the_recipes_augmenter_renders_the_augmented_copies(savee_small, tmp_pat
     assert TrainingConfig().wave_augmenter() == WaveAugmenter()  # the recipe's own effects by default
 
 
+def test_balanced_sampling_draws_each_speaker_equally(savee_small, tmp_path, monkeypatch):
+    """``TrainingConfig(balance="speaker")``: a speaker with 4 of 24 rows fills about half of each epoch
+    (1/6 without it), the same rows again for the same seed; a typo in the group is refused."""
+    from ser_hf import training
+
+    _, fe = build_baseline(label_names("7"))
+    features = featurize(savee_small, fe, cache_dir=tmp_path / "cache")  # DC's 20 clips, then JE's 20
+    features = features.select(list(range(20)) + [20, 25, 30, 35])
+    seen = []
+    collate = training.PadCollator.__call__
+    monkeypatch.setattr(training.PadCollator, "__call__",
+                        lambda self, rows: seen.extend(r["speaker"] for r in rows) or collate(self, rows))
+
+    def drawn(balance):
+        seen.clear()
+        model, _ = build_baseline(label_names("7"), seed=0)
+        config = TrainingConfig(epochs=5, batch_size=8, augment_copies=0, threads=1, balance=balance)
+        train_model(model, features, None, config, output_dir=tmp_path / f"run_{balance}", progress=False)
+        return list(seen)
+
+    plain, balanced, again = drawn(None), drawn("speaker"), drawn("speaker")
+    assert len(plain) == len(balanced) == 5 * 24
+    assert plain.count("savee_JE") == 5 * 4
+    assert 0.35 < balanced.count("savee_JE") / len(balanced) < 0.65
+    assert balanced == again
+    with pytest.raises(ValueError, match="balance"):
+        TrainingConfig(balance="speakers")
+
+
 def test_speaker_cmvn_removes_each_speakers_level(savee_small, tmp_path):
     """Speaker-level CMVN: each speaker's clean frames end at zero mean and unit std per row,
     so a speaker recorded 20 dB quieter gives the same normalised features."""
