@@ -41,7 +41,8 @@ seeds 0-2) and ``savee_whisper_stem_short`` (12 epochs instead of 20); a third, 
 (``*_whisper_stem_s2``; ``training_time_s2`` times it as ``shipped`` times the default). Candidates
 against the held-out TESS speaker's happy clips: ``all3_whisper_stem_pitch4`` (pitch shift of ±4
 semitones), ``all3_whisper_stem_mixup``, and ``all3_whisper_stem_balance_speaker`` / ``_corpus`` (each
-epoch drawn so every speaker, or corpus, weighs the same); ``all3_whisper_stem_seeds`` runs the shipped design with
+epoch drawn so every speaker, or corpus, weighs the same; ``_speaker_sqrt``: part of the way);
+``all3_whisper_stem_seeds`` runs the shipped design with
 other training seeds on the same folds, for scale.
 
 Each experiment writes its full report (JSON, confusion matrix, curves) under
@@ -116,7 +117,7 @@ def _run(name, ds, protocol, architecture="cnn1d", max_folds=None, speaker_norm=
     reusable = folds is None and teachers is None and wrap is None
     if reusable and os.environ.get("SER_BENCH_REUSE") == "1" and (OUT / name / "run.json").exists():
         saved = json.loads((OUT / name / "run.json").read_text())
-        if saved.get("key") == key:
+        if _same_run(saved.get("key"), key):
             report = {**json.loads((OUT / name / "report.json").read_text()), **saved["run"]}
             print(f"{name}: reused the report of {saved['run']['finished']}", flush=True)
             return report
@@ -147,6 +148,19 @@ def _run_key(config, architecture, protocol, max_folds, options, ds) -> str:
     """What a run measured: a report from an earlier process is reused (``SER_BENCH_REUSE=1``) only if it matches."""
     return json.dumps({"config": config.to_dict(), "architecture": architecture, "protocol": protocol,
                        "max_folds": max_folds, "options": options, "clips": len(ds)}, sort_keys=True, default=str)
+
+
+def _same_run(saved: str | None, key: str) -> bool:
+    """Whether a saved run's key is ``key``; a field :class:`TrainingConfig` gained after the run was
+    saved counts as its default (the run could not have set it)."""
+    from ser_hf.training import TrainingConfig
+
+    if saved is None:
+        return False
+    old, new = json.loads(saved), json.loads(key)
+    defaults = json.loads(json.dumps(TrainingConfig().to_dict(), default=str))
+    old["config"] = {**defaults, **old.get("config", {})}
+    return old == new
 
 
 def _design(architecture="cnn1d", overrides=None) -> str:
@@ -475,16 +489,25 @@ BALANCE_NOTE = ("Candidate, not shipped: each epoch's rows drawn with replacemen
                 "1400 clips against 60 for a RAVDESS actor and 120 for a SAVEE speaker. ")
 
 
-def _all3_balanced(group: str):
-    return _stem_over_seeds(f"all3_kfold_whisper_stem_balance_{group}_seed{{seed}}", ["ravdess", "tess", "savee"], "7",
-                            "kfold", f"{ALL3}, {STEM}, rows balanced by {group}", 65,
-                            training_overrides={"balance": group}, n_folds=5, seed=0,
-                            notes=BALANCE_NOTE.format(group=group) + TESS_HAPPY)
+def _all3_balanced(group: str, power: float = 1.0):
+    part = "" if power == 1 else f" ** {power}"
+    return _stem_over_seeds(f"all3_kfold_whisper_stem_balance_{group}{'' if power == 1 else f'_p{power}'}_seed{{seed}}",
+                            ["ravdess", "tess", "savee"], "7", "kfold",
+                            f"{ALL3}, {STEM}, rows balanced by {group}{part}", 65,
+                            training_overrides={"balance": group, "balance_power": power}, n_folds=5, seed=0,
+                            notes=BALANCE_NOTE.format(group=group) + (
+                                f"Part of the way (balance_power {power}): a {group} of n rows weighs n ** {1 - power:g} "
+                                "in all. " if power != 1 else "") + TESS_HAPPY)
 
 
 def all3_whisper_stem_balance_speaker():
     """The per-clip stem network, each speaker drawn as often as any other (``TrainingConfig.balance``)."""
     return _all3_balanced("speaker")
+
+
+def all3_whisper_stem_balance_speaker_sqrt():
+    """Speakers balanced part of the way: a speaker of n rows weighs sqrt(n) in all (``balance_power`` 0.5)."""
+    return _all3_balanced("speaker", 0.5)
 
 
 def all3_whisper_stem_balance_corpus():
@@ -905,7 +928,8 @@ EXPERIMENTS = {"ravdess_kfold": ravdess_kfold, "ravdess_seeds": ravdess_seeds, "
                "all3_whisper_stem_levels": all3_whisper_stem_levels, "all3_whisper_stem_pitch4": all3_whisper_stem_pitch4,
                "all3_whisper_stem_mixup": all3_whisper_stem_mixup,
                "all3_whisper_stem_balance_speaker": all3_whisper_stem_balance_speaker,
-               "all3_whisper_stem_balance_corpus": all3_whisper_stem_balance_corpus, "savee_whisper_stem_s2": savee_whisper_stem_s2,
+               "all3_whisper_stem_balance_corpus": all3_whisper_stem_balance_corpus,
+               "all3_whisper_stem_balance_speaker_sqrt": all3_whisper_stem_balance_speaker_sqrt, "savee_whisper_stem_s2": savee_whisper_stem_s2,
                "ravdess_whisper_stem_s2": ravdess_whisper_stem_s2, "all3_whisper_stem_s2": all3_whisper_stem_s2, "training_time_s2": training_time_s2, "ravdess_whisper_stem_spk": ravdess_whisper_stem_spk, "tess": tess, "all3_kfold": all3_kfold,
                "adaptive_enrolment": adaptive_enrolment,
                "ravdess_kfold_kd": ravdess_kfold_kd, "savee_loso_kd": savee_loso_kd, "savee_kd_seeds": savee_kd_seeds,

@@ -392,6 +392,7 @@ class TrainingConfig:
     ``balance``: ``"speaker"`` or ``"corpus"`` draws each epoch's rows (as many as there are, with
     replacement) so that every speaker, or corpus, weighs the same: in the three corpora one TESS
     speaker is 1400 clips against RAVDESS's 60 an actor, and a network can learn her voice as the emotion.
+    ``balance_power`` < 1 balances part of the way: a group of n rows weighs n ** (1 - power) in all.
     """
 
     epochs: int = 20
@@ -409,10 +410,13 @@ class TrainingConfig:
     front_end_from: str | None = None
     augmenter: dict = field(default_factory=dict)
     balance: str | None = None
+    balance_power: float = 1.0
 
     def __post_init__(self):
         if self.balance not in (None, "speaker", "corpus"):
             raise ValueError(f"balance must be None, 'speaker' or 'corpus', not {self.balance!r}")
+        if not 0 < self.balance_power <= 1:
+            raise ValueError(f"balance_power must be in (0, 1], not {self.balance_power}")
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -471,7 +475,7 @@ def train_model(model, train_features: datasets.Dataset, eval_features: datasets
         data_collator=collator, compute_metrics=compute_metrics, callbacks=[_CropEpoch(collator)],
     )
     if config.balance:
-        trainer._get_train_sampler = _balanced_sampler(train_features[config.balance], config.seed)
+        trainer._get_train_sampler = _balanced_sampler(train_features[config.balance], config.seed, config.balance_power)
     # Evaluation must see whole clips: give it a collator without the random crop.
     if eval_features is not None:
         eval_collator = PadCollator(fixed_frames=fixed_frames, speaker_stats=speaker_stats, skip_front_end=skip,
@@ -509,18 +513,19 @@ def _CropEpoch(collator: PadCollator):
     return CropEpoch()
 
 
-def balanced_weights(groups) -> np.ndarray:
-    """Row weights that give every group (speaker, corpus) the same total: 1 / the rows of the row's group."""
+def balanced_weights(groups, power: float = 1.0) -> np.ndarray:
+    """Row weights ``n ** -power`` for a row whose group (speaker, corpus) has n rows: with power 1 every
+    group weighs the same in all; with 0.5 a group weighs the square root of its size."""
     _, inverse, counts = np.unique(np.asarray(groups), return_inverse=True, return_counts=True)
-    return 1.0 / counts[inverse]
+    return counts[inverse].astype(np.float64) ** -power
 
 
-def _balanced_sampler(groups, seed: int):
+def _balanced_sampler(groups, seed: int, power: float = 1.0):
     """Trainer's ``_get_train_sampler`` drawing rows by :func:`balanced_weights` (seeded: a rerun draws the same)."""
     import torch
     from torch.utils.data import WeightedRandomSampler
 
-    weights = torch.as_tensor(balanced_weights(groups), dtype=torch.double)
+    weights = torch.as_tensor(balanced_weights(groups, power), dtype=torch.double)
     generator = torch.Generator().manual_seed(seed)
 
     def get_train_sampler(train_dataset=None):

@@ -49,6 +49,17 @@ def test_a_report_is_reused_only_for_the_recipe_it_measured(savee_few, tmp_path,
     assert json.loads((tmp_path / "out" / "few" / "run.json").read_text())["run"]["epochs"] == 2  # ...and is recorded
     assert other["epochs"] == 2
 
+    # A report saved before TrainingConfig had a field ran with that field's default: still reused.
+    run_json = tmp_path / "out" / "few" / "run.json"
+    saved = json.loads(run_json.read_text())
+    key = json.loads(saved["key"])
+    del key["config"]["balance"], key["config"]["balance_power"]
+    run_json.write_text(json.dumps({**saved, "key": json.dumps(key, sort_keys=True)}))
+    baseline._run("few", savee_few, "loso", training_overrides={**small, "epochs": 2})
+    assert trained == [1, 2]
+    baseline._run("few", savee_few, "loso", training_overrides={**small, "epochs": 2, "balance": "speaker"})
+    assert trained == [1, 2, 2]  # a value other than the default is another recipe
+
 
 def test_seeds_pool_into_one_row_named_by_the_seeds_run(monkeypatch):
     def report(seed):

@@ -215,6 +215,9 @@ def test_balanced_sampling_draws_each_speaker_equally(savee_small, tmp_path, mon
     assert balanced == again
     with pytest.raises(ValueError, match="balance"):
         TrainingConfig(balance="speakers")
+    # Part of the way: groups of 20 and 4 rows weigh sqrt(20) : sqrt(4) in all, so JE fills 2 / (2 + 4.47).
+    assert training.balanced_weights(features["speaker"], 0.5)[20:].sum() / training.balanced_weights(
+        features["speaker"], 0.5).sum() == pytest.approx(2 / (2 + 20 ** 0.5))
 
 
 def test_speaker_cmvn_removes_each_speakers_level(savee_small, tmp_path):
