@@ -475,7 +475,8 @@ def train_model(model, train_features: datasets.Dataset, eval_features: datasets
         data_collator=collator, compute_metrics=compute_metrics, callbacks=[_CropEpoch(collator)],
     )
     if config.balance:
-        trainer._get_train_sampler = _balanced_sampler(train_features[config.balance], config.seed, config.balance_power)
+        sampler = balanced_sampler(train_features[config.balance], config.seed, config.balance_power)
+        trainer._get_train_sampler = lambda train_dataset=None: sampler
     # Evaluation must see whole clips: give it a collator without the random crop.
     if eval_features is not None:
         eval_collator = PadCollator(fixed_frames=fixed_frames, speaker_stats=speaker_stats, skip_front_end=skip,
@@ -520,18 +521,27 @@ def balanced_weights(groups, power: float = 1.0) -> np.ndarray:
     return counts[inverse].astype(np.float64) ** -power
 
 
-def _balanced_sampler(groups, seed: int, power: float = 1.0):
-    """Trainer's ``_get_train_sampler`` drawing rows by :func:`balanced_weights` (seeded: a rerun draws the same)."""
+def balanced_sampler(groups, seed: int, power: float = 1.0):
+    """A sampler drawing ``len(groups)`` rows with replacement by :func:`balanced_weights`.
+
+    Each epoch's draw comes from ``(seed, epoch)`` (``Trainer`` calls ``set_epoch``), not from a running
+    generator, so a run resumed from a checkpoint draws what the uninterrupted run drew.
+    """
     import torch
     from torch.utils.data import WeightedRandomSampler
 
+    class EpochWeightedSampler(WeightedRandomSampler):
+        epoch = 0
+
+        def set_epoch(self, epoch: int) -> None:
+            self.epoch = int(epoch)
+
+        def __iter__(self):
+            self.generator = torch.Generator().manual_seed(int(np.random.SeedSequence([seed, self.epoch]).generate_state(1)[0]))
+            return super().__iter__()
+
     weights = torch.as_tensor(balanced_weights(groups, power), dtype=torch.double)
-    generator = torch.Generator().manual_seed(seed)
-
-    def get_train_sampler(train_dataset=None):
-        return WeightedRandomSampler(weights, num_samples=len(weights), replacement=True, generator=generator)
-
-    return get_train_sampler
+    return EpochWeightedSampler(weights, num_samples=len(weights), replacement=True)
 
 
 def _eval_loader(trainer, collator):

@@ -212,9 +212,18 @@ def test_balanced_sampling_draws_each_speaker_equally(savee_small, tmp_path, mon
     assert len(plain) == len(balanced) == 5 * 24
     assert plain.count("savee_JE") == 5 * 4
     assert 0.35 < balanced.count("savee_JE") / len(balanced) < 0.65
-    assert balanced == again
+    assert balanced == again and balanced[:24] != balanced[24:48]  # Trainer sets each epoch's draw
     with pytest.raises(ValueError, match="balance"):
         TrainingConfig(balance="speakers")
+    # Each epoch's draw is (seed, epoch)'s: a run resumed at epoch 2 draws what the whole run drew.
+    whole = training.balanced_sampler(features["speaker"], seed=0)
+    epochs = []
+    for epoch in range(3):
+        whole.set_epoch(epoch)
+        epochs.append(list(whole))
+    resumed = training.balanced_sampler(features["speaker"], seed=0)
+    resumed.set_epoch(2)
+    assert list(resumed) == epochs[2] and epochs[1] != epochs[2]
     # Part of the way: groups of 20 and 4 rows weigh sqrt(20) : sqrt(4) in all, so JE fills 2 / (2 + 4.47).
     assert training.balanced_weights(features["speaker"], 0.5)[20:].sum() / training.balanced_weights(
         features["speaker"], 0.5).sum() == pytest.approx(2 / (2 + 20 ** 0.5))
