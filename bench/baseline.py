@@ -40,7 +40,7 @@ left out of the shipped recipe for what they cost on unseen speakers and out of 
 seeds 0-2) and ``savee_whisper_stem_short`` (12 epochs instead of 20); a third, a stride-2 first block
 (``*_whisper_stem_s2``; ``training_time_s2`` times it as ``shipped`` times the default). Candidates
 against the held-out TESS speaker's happy clips: ``all3_whisper_stem_pitch4`` (pitch shift of ±4
-semitones), ``all3_whisper_stem_mixup``, and ``all3_whisper_stem_balance_speaker`` / ``_corpus`` (each
+semitones; ``savee_whisper_stem_pitch4`` on SAVEE), ``all3_whisper_stem_mixup``, and ``all3_whisper_stem_balance_speaker`` / ``_corpus`` (each
 epoch drawn so every speaker, or corpus, weighs the same; ``_speaker_sqrt``: part of the way);
 ``all3_whisper_stem_seeds`` runs the shipped design with
 other training seeds on the same folds, for scale.
@@ -467,13 +467,23 @@ TESS_HAPPY = ("Why: in every earlier design the held-out TESS speaker's happy cl
               "other, whose voice is 38 years older or younger.")
 
 
+PITCH4 = {"augmenter": {"semitones": [-4.0, 4.0]}}
+PITCH4_NOTE = ("Candidate, not shipped: the augmented copy's pitch shift drawn from +-4 semitones instead of +-2 "
+               "(TrainingConfig augmenter). ")
+
+
 def all3_whisper_stem_pitch4():
     """The per-clip stem network with the augmented copies' pitch shift widened to +-4 semitones (was +-2)."""
     return _stem_over_seeds("all3_kfold_whisper_stem_pitch4_seed{seed}", ["ravdess", "tess", "savee"], "7", "kfold",
-                            f"{ALL3}, {STEM}, pitch shift +-4 semitones", 65,
-                            training_overrides={"augmenter": {"semitones": [-4.0, 4.0]}}, n_folds=5, seed=0,
-                            notes="Candidate, not shipped: the augmented copy's pitch shift drawn from +-4 semitones "
-                                  "instead of +-2 (TrainingConfig augmenter). " + TESS_HAPPY)
+                            f"{ALL3}, {STEM}, pitch shift +-4 semitones", 65, training_overrides=PITCH4, n_folds=5,
+                            seed=0, notes=PITCH4_NOTE + TESS_HAPPY)
+
+
+def savee_whisper_stem_pitch4():
+    """The same candidate on SAVEE's four speakers (training seeds 0-2), whose voices differ in pitch too."""
+    return _stem_over_seeds("savee_loso_whisper_stem_pitch4_seed{seed}", ["savee"], "7", "loso",
+                            f"SAVEE 7 classes, leave-one-speaker-out, {STEM}, pitch shift +-4 semitones", 55,
+                            training_overrides=PITCH4, notes=PITCH4_NOTE)
 
 
 def all3_whisper_stem_mixup():
@@ -926,6 +936,7 @@ EXPERIMENTS = {"ravdess_kfold": ravdess_kfold, "ravdess_seeds": ravdess_seeds, "
                "savee_whisper_stem_k1": savee_whisper_stem_k1, "savee_whisper_stem_spk": savee_whisper_stem_spk, "ravdess_whisper_stem": ravdess_whisper_stem,
                "all3_whisper_stem": all3_whisper_stem, "all3_whisper_stem_k1": all3_whisper_stem_k1, "all3_whisper_stem_spk": all3_whisper_stem_spk, "all3_whisper_stem_seeds": all3_whisper_stem_seeds, "savee_whisper_stem_levels": savee_whisper_stem_levels,
                "all3_whisper_stem_levels": all3_whisper_stem_levels, "all3_whisper_stem_pitch4": all3_whisper_stem_pitch4,
+               "savee_whisper_stem_pitch4": savee_whisper_stem_pitch4,
                "all3_whisper_stem_mixup": all3_whisper_stem_mixup,
                "all3_whisper_stem_balance_speaker": all3_whisper_stem_balance_speaker,
                "all3_whisper_stem_balance_corpus": all3_whisper_stem_balance_corpus,
