@@ -479,6 +479,23 @@ def all3_whisper_stem_pitch4():
                             seed=0, notes=PITCH4_NOTE + TESS_HAPPY)
 
 
+RAVDESS8 = "RAVDESS 8 classes, 5-fold speaker-independent (4 actors per fold)"
+
+
+def ravdess_whisper_stem_seeds():
+    """The shipped per-clip design on RAVDESS's 8 classes over training seeds (``SER_BENCH_SEEDS``; same folds):
+    the pair of ``ravdess_whisper_stem_pitch4``, recorded on the same machine."""
+    return _stem_over_seeds("ravdess_kfold_whisper_stem_seed{seed}", ["ravdess"], "8", "kfold",
+                            f"{RAVDESS8}, {STEM}", 62, n_folds=5, seed=0)
+
+
+def ravdess_whisper_stem_pitch4():
+    """The +-4 semitone candidate on RAVDESS's 8 classes: the goal it must not lose before it ships."""
+    return _stem_over_seeds("ravdess_kfold_whisper_stem_pitch4_seed{seed}", ["ravdess"], "8", "kfold",
+                            f"{RAVDESS8}, {STEM}, pitch shift +-4 semitones", 62, training_overrides=PITCH4,
+                            n_folds=5, seed=0, notes=PITCH4_NOTE)
+
+
 def savee_whisper_stem_pitch4():
     """The same candidate on SAVEE's four speakers (training seeds 0-2), whose voices differ in pitch too."""
     return _stem_over_seeds("savee_loso_whisper_stem_pitch4_seed{seed}", ["savee"], "7", "loso",
@@ -931,6 +948,8 @@ EXPERIMENTS = {"ravdess_kfold": ravdess_kfold, "ravdess_seeds": ravdess_seeds, "
                "all3_whisper_stem": all3_whisper_stem, "all3_whisper_stem_k1": all3_whisper_stem_k1, "all3_whisper_stem_spk": all3_whisper_stem_spk, "all3_whisper_stem_seeds": all3_whisper_stem_seeds, "savee_whisper_stem_levels": savee_whisper_stem_levels,
                "all3_whisper_stem_levels": all3_whisper_stem_levels, "all3_whisper_stem_pitch4": all3_whisper_stem_pitch4,
                "savee_whisper_stem_pitch4": savee_whisper_stem_pitch4,
+               "ravdess_whisper_stem_seeds": ravdess_whisper_stem_seeds,
+               "ravdess_whisper_stem_pitch4": ravdess_whisper_stem_pitch4,
                "all3_whisper_stem_mixup": all3_whisper_stem_mixup,
                "all3_whisper_stem_balance_speaker": all3_whisper_stem_balance_speaker,
                "all3_whisper_stem_balance_corpus": all3_whisper_stem_balance_corpus,
