@@ -29,7 +29,7 @@ import numpy as np
 import torch
 import transformers
 from transformers import (AutoConfig, AutoFeatureExtractor, AutoModelForAudioClassification, HfArgumentParser,
-                          Trainer, TrainerCallback, TrainingArguments, set_seed)
+                          TrainerCallback, TrainingArguments, set_seed)
 from transformers.trainer_utils import get_last_checkpoint
 
 import ser_hf
@@ -37,6 +37,7 @@ from ser_hf.audio import load_audio
 from ser_hf.metrics import compute_metrics
 from ser_hf.models.whisper_clip import fit_window, freeze_front_end
 from ser_hf.splits import PROTOCOLS, protocol_folds
+from ser_hf.trainer import ClipTrainer
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from model_card import write_model_card  # noqa: E402  (a sibling file: the script runs from anywhere)
@@ -211,8 +212,8 @@ class HeadFirst(TrainerCallback):
             param.requires_grad_(train_backbone)
 
 
-class SerTrainer(Trainer):
-    """``Trainer`` with a separate learning rate for the new head, a class-weighted loss and our model card."""
+class SerTrainer(ClipTrainer):
+    """``ClipTrainer`` with a separate learning rate for the new head, a class-weighted loss and our model card."""
 
     def __init__(self, *args, head_learning_rate=None, class_weights=None, card=None, **kwargs):
         super().__init__(*args, **kwargs)
@@ -321,13 +322,12 @@ def main(argv: list[str] | None = None) -> dict:
     trainer = SerTrainer(
         model=model, args=training_args, train_dataset=train_ds, eval_dataset=eval_ds,
         data_collator=AudioBatches(feature_extractor, True, max_samples, use_mask, seed=training_args.seed, **augment),
+        # Evaluation takes whole clips: a second collator without the crop.
+        eval_collator=AudioBatches(feature_extractor, False, max_samples, use_mask),
         processing_class=feature_extractor, compute_metrics=compute_metrics,
         head_learning_rate=model_args.head_learning_rate, class_weights=class_weights, card=card)
     if model_args.linear_probe_epochs:
         trainer.add_callback(HeadFirst(model, model_args.linear_probe_epochs))
-    # Evaluation takes whole clips: a second collator without the crop.
-    eval_collator = AudioBatches(feature_extractor, False, max_samples, use_mask)
-    trainer.get_eval_dataloader = _with_collator(trainer.get_eval_dataloader, trainer, eval_collator)
 
     results = {"fold": fold_name, "train_samples": len(train_ds), "recipe": recipe, "torch_threads": torch.get_num_threads()}
     if training_args.do_train:
@@ -364,19 +364,6 @@ def main(argv: list[str] | None = None) -> dict:
     if training_args.push_to_hub:
         trainer.push_to_hub(commit_message=f"fine-tuned on {', '.join(data_args.corpora)} ({data_args.protocol} {fold_name})")
     return results
-
-
-def _with_collator(get_dataloader, trainer, collator):
-    """Wrap ``get_eval_dataloader`` so evaluation batches come from ``collator``."""
-
-    def get_eval_dataloader(eval_dataset=None):
-        train_collator, trainer.data_collator = trainer.data_collator, collator
-        try:
-            return get_dataloader(eval_dataset)
-        finally:
-            trainer.data_collator = train_collator
-
-    return get_eval_dataloader
 
 
 if __name__ == "__main__":

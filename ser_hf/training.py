@@ -445,9 +445,10 @@ def train_model(model, train_features: datasets.Dataset, eval_features: datasets
     (:func:`soft_targets`) replace the training rows' class ids; evaluation keeps the labels.
     """
     import torch
-    from transformers import Trainer, TrainingArguments, set_seed
+    from transformers import TrainingArguments, set_seed
 
     from .metrics import compute_metrics
+    from .trainer import ClipTrainer
 
     config = config or TrainingConfig()
     torch.set_num_threads(config.threads)
@@ -469,19 +470,17 @@ def train_model(model, train_features: datasets.Dataset, eval_features: datasets
     inputs = _speaker_inputs(model, speaker_stats)
     collator = PadCollator(crop_frames=crop, fixed_frames=fixed_frames, seed=config.seed, speaker_stats=speaker_stats,
                            soft_labels=soft_labels, skip_front_end=skip, speaker_inputs=inputs)
-    trainer = Trainer(
+    # Evaluation must see whole clips: its own collator, without the random crop.
+    eval_collator = PadCollator(fixed_frames=fixed_frames, speaker_stats=speaker_stats, skip_front_end=skip,
+                                speaker_inputs=inputs)
+    trainer = ClipTrainer(
         model=model, args=args, train_dataset=ArrowRows(train_features),
         eval_dataset=ArrowRows(eval_features) if eval_features is not None else None,
         data_collator=collator, compute_metrics=compute_metrics, callbacks=[_CropEpoch(collator)],
+        eval_collator=eval_collator,
+        train_sampler=balanced_sampler(train_features[config.balance], config.seed, config.balance_power)
+        if config.balance else None,
     )
-    if config.balance:
-        sampler = balanced_sampler(train_features[config.balance], config.seed, config.balance_power)
-        trainer._get_train_sampler = lambda train_dataset=None: sampler
-    # Evaluation must see whole clips: give it a collator without the random crop.
-    if eval_features is not None:
-        eval_collator = PadCollator(fixed_frames=fixed_frames, speaker_stats=speaker_stats, skip_front_end=skip,
-                                    speaker_inputs=inputs)
-        trainer.get_eval_dataloader = _eval_loader(trainer, eval_collator)
     if resume_from_checkpoint is True:
         resume_from_checkpoint = last_checkpoint(output_dir)
     keep_freed_memory()  # the steps reuse their activations' pages instead of faulting them in again
@@ -542,23 +541,6 @@ def balanced_sampler(groups, seed: int, power: float = 1.0):
 
     weights = torch.as_tensor(balanced_weights(groups, power), dtype=torch.double)
     return EpochWeightedSampler(weights, num_samples=len(weights), replacement=True)
-
-
-def _eval_loader(trainer, collator):
-    """Trainer's evaluation loader with ``collator``, prepared by its ``accelerate`` Accelerator.
-
-    Unprepared, the loader leaves the Accelerator's end-of-data state at the training loader's,
-    and ``gather_for_metrics`` then cuts every batch to the training set's last-batch remainder:
-    the per-epoch metrics were computed on a few clips (16 of 120 in a test) while looking whole.
-    """
-    from torch.utils.data import DataLoader
-
-    def get_eval_dataloader(eval_dataset=None):
-        dataset = eval_dataset if eval_dataset is not None else trainer.eval_dataset
-        return trainer.accelerator.prepare(DataLoader(dataset, batch_size=trainer.args.per_device_eval_batch_size,
-                                                      collate_fn=collator, shuffle=False))
-
-    return get_eval_dataloader
 
 
 def predict(model, features: datasets.Dataset, fixed_frames: int | None = None, batch_size: int = 64,
