@@ -92,6 +92,13 @@ def _corpus(names, label_set):
 SHORT = {"tess_random7": 8, "tess_cross_speaker": 8}
 
 
+# The augmented copies of every design measured before 2026-11-25 were pitch-shifted within +-2 semitones
+# (WaveAugmenter's default until then). Every stage keeps it unless it names another, so that each still
+# measures what its rows say and a candidate stays comparable with the rows it was measured against;
+# the pitch-4 stages and ``shipped`` measure today's recipe.
+PITCH2 = {"augmenter": {"semitones": [-2.0, 2.0]}}
+
+
 def _run(name, ds, protocol, architecture="cnn1d", max_folds=None, speaker_norm=False, folds=None,
          training_seed=0, model_overrides=None, teachers=None, training_overrides=None, wrap=None, **options):
     """One protocol with the baseline recipe; the report is written to ``OUT/name``.
@@ -110,7 +117,8 @@ def _run(name, ds, protocol, architecture="cnn1d", max_folds=None, speaker_norm=
     config = TrainingConfig(**{"threads": THREADS, "epochs": SHORT.get(name, TrainingConfig.epochs),
                                "speaker_norm": speaker_norm, "seed": training_seed,
                                "model_overrides": dict(model_overrides or {}),
-                               "distill_weight": DISTILL_WEIGHT if teachers else 0.0, **dict(training_overrides or {})})
+                               "distill_weight": DISTILL_WEIGHT if teachers else 0.0, **PITCH2,
+                               **dict(training_overrides or {})})
     if architecture == "seed":  # a small network without augmented copies: Keras's Adam rate, more epochs
         config = TrainingConfig(threads=THREADS, epochs=30, learning_rate=1e-3)
     key = _run_key(config, architecture, protocol, max_folds, options, ds)
@@ -146,13 +154,17 @@ def _run(name, ds, protocol, architecture="cnn1d", max_folds=None, speaker_norm=
 
 def _run_key(config, architecture, protocol, max_folds, options, ds) -> str:
     """What a run measured: a report from an earlier process is reused (``SER_BENCH_REUSE=1``) only if it matches."""
-    return json.dumps({"config": config.to_dict(), "architecture": architecture, "protocol": protocol,
-                       "max_folds": max_folds, "options": options, "clips": len(ds)}, sort_keys=True, default=str)
+    return json.dumps({"config": config.to_dict(), "effects": config.wave_augmenter().to_dict(),
+                       "architecture": architecture, "protocol": protocol, "max_folds": max_folds,
+                       "options": options, "clips": len(ds)}, sort_keys=True, default=str)
+
 
 
 def _same_run(saved: str | None, key: str) -> bool:
     """Whether a saved run's key is ``key``; a field :class:`TrainingConfig` gained after the run was
-    saved counts as its default (the run could not have set it)."""
+    saved counts as its default (the run could not have set it), and a key saved before keys recorded
+    the augmented copies' effects had :data:`ser_hf.augment.EFFECTS_BEFORE_2026_11_25` under its ``augmenter``."""
+    from ser_hf.augment import EFFECTS_BEFORE_2026_11_25
     from ser_hf.training import TrainingConfig
 
     if saved is None:
@@ -160,6 +172,9 @@ def _same_run(saved: str | None, key: str) -> bool:
     old, new = json.loads(saved), json.loads(key)
     defaults = json.loads(json.dumps(TrainingConfig().to_dict(), default=str))
     old["config"] = {**defaults, **old.get("config", {})}
+    old.setdefault("effects", json.loads(json.dumps({**EFFECTS_BEFORE_2026_11_25, **old["config"]["augmenter"]})))
+    for k in (old, new):  # the effects decide: {} then and {"semitones": [-2, 2]} now are one recipe
+        k["config"].pop("augmenter", None)
     return old == new
 
 
@@ -365,6 +380,11 @@ def savee_cnn2d():
     return rows
 
 
+P2 = ", pitch shift +-2 semitones"
+PITCH2_NOTE = ("The augmented copies pitch-shifted within +-2 semitones: the shipped recipe with the stem from "
+               "2026-11-24 until 2026-11-25, when +-4 replaced it (the pitch-shift +-4 rows).")
+
+
 def _stem_training(**overrides) -> dict:
     """:class:`TrainingConfig` fields of the stem designs: Whisper tiny.en's conv stem first, then ``overrides``."""
     from .finetune import BACKBONE
@@ -375,8 +395,8 @@ def _stem_training(**overrides) -> dict:
 def _whisper_stem(name, corpora, protocol, benchmark, goal, notes="", label_set="7", **options):
     report = _run(name, _corpus(corpora, label_set), protocol, training_overrides=_stem_training(),
                   **options)
-    return _rows_for(report, f"{benchmark}, {STEM}", goal,
-                     notes=f"{UTT_NOTE} {MACHINE_NOTE}. {notes}".strip())
+    return _rows_for(report, f"{benchmark}, {STEM}{P2}", goal,
+                     notes=f"{UTT_NOTE} {MACHINE_NOTE}. {notes} {PITCH2_NOTE}".strip())
 
 
 def _stem_over_seeds(run_name, corpora, label_set, protocol, benchmark, goal, model_overrides=None, epochs=None,
@@ -404,7 +424,7 @@ K1_NOTE = "Candidate, not shipped: the first conv block a 1x1 projection of each
 def savee_whisper_stem():
     """SAVEE with the stem, training seeds 0-2: judged on the mean over seeds, as ``savee_seeds``."""
     return _stem_over_seeds("savee_loso_whisper_stem_seed{seed}", ["savee"], "7", "loso",
-                            f"SAVEE 7 classes, leave-one-speaker-out, {STEM}", 55)
+                            f"SAVEE 7 classes, leave-one-speaker-out, {STEM}{P2}", 55, notes=PITCH2_NOTE)
 
 
 def savee_whisper_stem_spk():
@@ -441,10 +461,10 @@ def all3_whisper_stem():
 
 
 def all3_whisper_stem_seeds():
-    """The shipped per-clip design on the three corpora over training seeds (``SER_BENCH_SEEDS``; same folds):
-    how much of a candidate's difference from ``all3_whisper_stem`` (seed 0) is that seed's."""
+    """The per-clip stem design with +-2 semitone copies (shipped 2026-11-24 to 11-25) on the three corpora over
+    training seeds (``SER_BENCH_SEEDS``; same folds): the pair of ``all3_whisper_stem_pitch4``."""
     return _stem_over_seeds("all3_kfold_whisper_stem_seed{seed}", ["ravdess", "tess", "savee"], "7", "kfold",
-                            f"{ALL3}, {STEM}", 65, n_folds=5, seed=0)
+                            f"{ALL3}, {STEM}{P2}", 65, n_folds=5, seed=0, notes=PITCH2_NOTE)
 
 
 def all3_whisper_stem_spk():
@@ -468,8 +488,8 @@ TESS_HAPPY = ("Why: in every earlier design the held-out TESS speaker's happy cl
 
 
 PITCH4 = {"augmenter": {"semitones": [-4.0, 4.0]}}
-PITCH4_NOTE = ("Candidate, not shipped: the augmented copy's pitch shift drawn from +-4 semitones instead of +-2 "
-               "(TrainingConfig augmenter). ")
+PITCH4_NOTE = ("The shipped recipe since 2026-11-25 (WaveAugmenter's default): the augmented copy's pitch shift "
+               "drawn from +-4 semitones instead of +-2. ")
 
 
 def all3_whisper_stem_pitch4():
@@ -483,10 +503,10 @@ RAVDESS8 = "RAVDESS 8 classes, 5-fold speaker-independent (4 actors per fold)"
 
 
 def ravdess_whisper_stem_seeds():
-    """The shipped per-clip design on RAVDESS's 8 classes over training seeds (``SER_BENCH_SEEDS``; same folds):
-    the pair of ``ravdess_whisper_stem_pitch4``, recorded on the same machine."""
+    """The per-clip stem design with +-2 semitone copies on RAVDESS's 8 classes over training seeds
+    (``SER_BENCH_SEEDS``; same folds): the pair of ``ravdess_whisper_stem_pitch4``, recorded on the same machine."""
     return _stem_over_seeds("ravdess_kfold_whisper_stem_seed{seed}", ["ravdess"], "8", "kfold",
-                            f"{RAVDESS8}, {STEM}", 62, n_folds=5, seed=0)
+                            f"{RAVDESS8}, {STEM}{P2}", 62, n_folds=5, seed=0, notes=PITCH2_NOTE)
 
 
 def ravdess_whisper_stem_pitch4():

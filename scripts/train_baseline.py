@@ -37,6 +37,9 @@ CORPORA = ("ravdess", "tess", "savee")
 # Whisper tiny.en, whose convolutional stem the per-clip model starts with: the benchmarks' checkpoint
 # (the offline copy here; ``openai/whisper-tiny.en``, the same weights, where the Hub is reachable).
 WHISPER = str(BACKBONE)
+# The adaptive model keeps the +-2 semitone copies it was built with: the +-4 of today's default
+# (WaveAugmenter) was measured for the per-clip model only.
+ADAPTIVE_AUGMENTER = {"semitones": [-2.0, 2.0]}
 
 
 def train_shipped(data, output, threads: int = 2, progress: bool = True, adaptive: bool = False,
@@ -54,6 +57,7 @@ def train_shipped(data, output, threads: int = 2, progress: bool = True, adaptiv
 
     torch.use_deterministic_algorithms(True, warn_only=True)
     config = TrainingConfig(seed=0, threads=threads, speaker_norm=adaptive, model_overrides=dict(model_overrides or {}),
+                            augmenter=dict(ADAPTIVE_AUGMENTER) if adaptive else {},
                             front_end_from=str(front_end_from) if front_end_from else None)
     cached_before = set(default_cache_dir().glob("*.arrow")) if default_cache_dir().is_dir() else set()
     start = time.perf_counter()
@@ -69,6 +73,7 @@ def train_shipped(data, output, threads: int = 2, progress: bool = True, adaptiv
     fe.save_pretrained(output)
     info = {
         "recipe": {**config.to_dict(), "architecture": "cnn1d", "label_set": "7", "corpora": list(CORPORA)},
+        "effects": config.wave_augmenter().to_dict(),
         "clips": len(ds), "training_rows": len(features),
         "clips_per_corpus": {c: ds["corpus"].count(c) for c in CORPORA},
         "seconds_features": round(loaded + out["seconds_features"], 1),
@@ -128,9 +133,9 @@ metrics:
 Every clip of three acted corpora, {clips} clips: {per_corpus}. RAVDESS actors 21-24 were
 held out of the shared copy and never seen. Recipe (`ser_hf.training.TrainingConfig`):
 {recipe}. Each training clip also appears once with waveform augmentation (additive noise
-at 10-30 dB SNR, time stretch 0.85-1.15, pitch shift within 2 semitones, time shift up to
-0.2 s), rendered once in the cached feature map; every epoch adds random 2.5 s crops and
-SpecAugment masks. Trained in {seconds:.0f} s ({threads} thread(s)).
+at {snr} dB SNR, time stretch {stretch}, pitch shift within {semitones} semitones, time shift
+up to {shift} s, each with probability {p}), rendered once in the cached feature map; every
+epoch adds random 2.5 s crops and SpecAugment masks. Trained in {seconds:.0f} s ({threads} thread(s)).
 
 ## Evaluation (speaker-independent: no test speaker heard in training)
 
@@ -191,9 +196,10 @@ normalised by each speaker's mean and variance, the test speaker's computed from
 unlabelled test audio (transductive, no labels): what its speaker-adaptive sibling
 (`models/ser-mfcc-cnn-adaptive`) does with some speech of the speaker, not what this model does
 on a lone clip.""",
-        "evaluation_stem": """This model's own design is measured by the rows naming Whisper tiny.en's conv stem without
-"speaker CMVN". The other rows without "speaker CMVN" are the same network without the stem (the
-shipped design until 2026-11-24), for comparison. Rows marked "speaker CMVN" are trained and tested
+        "evaluation_stem": """This model's own recipe is measured by the rows naming Whisper tiny.en's conv stem and a pitch
+shift of +-4 semitones, without "speaker CMVN"; the rows with the stem and +-2 semitones are the
+recipe shipped from 2026-11-24 to 11-25, the other rows without "speaker CMVN" the same network
+without the stem (shipped until 2026-11-24), for comparison. Rows marked "speaker CMVN" are trained and tested
 on frames normalised by each speaker's mean and variance (with the stem: of its output), the test
 speaker's computed from its own unlabelled test audio (transductive, no labels): what the
 speaker-adaptive sibling (`models/ser-mfcc-cnn-adaptive`, the rows with the stem) does with some
@@ -266,12 +272,23 @@ def _figures(rows: list[dict]) -> dict:
         a, b = value(stem, False), value(base, False)
         figures[key] = f"{a - b:.1f}" if a is not None and b is not None else "(not measured)"
     for key, experiment, adaptive in (
-            ("savee_adaptive", "savee_whisper_stem_spk", True), ("savee_per_clip", "savee_whisper_stem", False),
+            ("savee_adaptive", "savee_whisper_stem_spk", True), ("savee_per_clip", "savee_whisper_stem_pitch4", False),
             ("savee_adaptive_plain", "savee_seeds", True), ("all3_adaptive", "all3_whisper_stem_spk", True),
-            ("all3_per_clip", "all3_whisper_stem", False), ("all3_adaptive_plain", "all3_kfold", True)):
+            ("all3_per_clip", "all3_whisper_stem_pitch4", False), ("all3_adaptive_plain", "all3_kfold", True)):
         v = value(experiment, adaptive)
         figures[key] = f"{v:.1f} %" if v is not None else "(not measured)"
     return figures
+
+
+def _effects(info: dict) -> dict:
+    """The card's words for the augmented copies' effects the model was trained with (``training_info.json``;
+    one written before it listed them had :data:`ser_hf.augment.EFFECTS_BEFORE_2026_11_25`)."""
+    from ser_hf.augment import EFFECTS_BEFORE_2026_11_25, WaveAugmenter
+
+    aug = WaveAugmenter(**(info.get("effects") or {**EFFECTS_BEFORE_2026_11_25, **info["recipe"].get("augmenter", {})}))
+    span = lambda pair, fmt="g": "-".join(format(v, fmt) for v in pair)  # noqa: E731
+    return {"snr": span(aug.snr_db), "stretch": span(aug.stretch, ".2f"), "shift": f"{aug.shift_s:g}",
+            "semitones": f"{max(abs(v) for v in aug.semitones):g}", "p": f"{aug.p:g}"}
 
 
 def write_card(output, adaptive: bool = False) -> None:
@@ -287,7 +304,9 @@ def write_card(output, adaptive: bool = False) -> None:
     for r in rows:
         if (r.get("unit") == "%" and variant["rows"](r) and r.get("experiment") in (
                 "ravdess_kfold", "ravdess_wide", "savee_loso", "savee_loso_plus", "savee_seeds", "all3_kfold",
-                "savee_whisper_stem", "ravdess_whisper_stem", "all3_whisper_stem", "savee_whisper_stem_spk",
+                "savee_whisper_stem", "ravdess_whisper_stem", "all3_whisper_stem", "ravdess_whisper_stem_seeds",
+                "all3_whisper_stem_seeds", "savee_whisper_stem_pitch4", "ravdess_whisper_stem_pitch4",
+                "all3_whisper_stem_pitch4", "savee_whisper_stem_spk",
                 "ravdess_whisper_stem_spk", "all3_whisper_stem_spk",
                 "tess", "adaptive_enrolment")):
             met = {True: "yes", False: "**no**", None: ""}[r.get("met")]
@@ -308,6 +327,7 @@ def write_card(output, adaptive: bool = False) -> None:
         usage=variant["usage"], rebuild=variant["rebuild"],
         evaluation=variant["evaluation_stem" if stem and "evaluation_stem" in variant else "evaluation"],
         labels=labels, clips=info["clips"], seconds=info["seconds_total"], threads=info["threads"],
+        **_effects(info),
         per_corpus=", ".join(f"{k.upper()} {v}" for k, v in info["clips_per_corpus"].items()),
         recipe=", ".join(f"{k} {v}" for k, v in recipe.items() if k not in ("corpora",)),
         epochs=info["recipe"]["epochs"],

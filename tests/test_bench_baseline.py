@@ -60,6 +60,23 @@ def test_a_report_is_reused_only_for_the_recipe_it_measured(savee_few, tmp_path,
     baseline._run("few", savee_few, "loso", training_overrides={**small, "epochs": 2, "balance": "speaker"})
     assert trained == [1, 2, 2]  # a value other than the default is another recipe
 
+    # A key saved before keys recorded the copies' effects ran WaveAugmenter's defaults of then (+-2
+    # semitones): reused where the recipe asks for exactly those, trained again under today's +-4.
+    pitch2 = {**small, "epochs": 2, "augmenter": {"semitones": [-2.0, 2.0]}}
+    baseline._run("few", savee_few, "loso", training_overrides=pitch2)
+    assert trained == [1, 2, 2, 2]
+    saved = json.loads(run_json.read_text())
+    key = json.loads(saved["key"])
+    assert key["effects"]["semitones"] == [-2.0, 2.0]
+    del key["effects"]
+    key["config"]["augmenter"] = {}
+    run_json.write_text(json.dumps({**saved, "key": json.dumps(key, sort_keys=True)}))
+    baseline._run("few", savee_few, "loso", training_overrides={**pitch2, "augmenter": {}})
+    assert trained == [1, 2, 2, 2, 2]  # today's default effects are not the old run's
+    run_json.write_text(json.dumps({**saved, "key": json.dumps(key, sort_keys=True)}))
+    baseline._run("few", savee_few, "loso", training_overrides=pitch2)
+    assert trained == [1, 2, 2, 2, 2]  # the same effects asked for explicitly: reused
+
 
 def test_seeds_pool_into_one_row_named_by_the_seeds_run(monkeypatch):
     def report(seed):

@@ -300,6 +300,10 @@ def test_the_rebuild_script_puts_the_stem_in_the_per_clip_model_and_credits_whis
     card = (out / "README.md").read_text()
     assert "Whisper tiny.en weights (MIT licence" in card and "CC BY-NC-SA 4.0" in card
     assert str(tmp_path) not in card  # the card names the checkpoint, not this machine's folders
+    from ser_hf.augment import WaveAugmenter
+
+    assert info["effects"]["semitones"] == list(WaveAugmenter().semitones)  # the copies' effects, recorded...
+    assert f"pitch shift within {WaveAugmenter().semitones[1]:g} semitones" in card  # ...and on the card
     plain = tmp_path / "plain"
     assert train_baseline.main(["--data", str(corpora), "--output", str(plain), "--threads", "1", "--no-front-end"]) == 0
     assert AutoModelForAudioClassification.from_pretrained(plain).config.front_end is None
