@@ -66,8 +66,8 @@ class WaveAugmenter:
     snr_db: tuple[float, float] = (10.0, 30.0)
     stretch: tuple[float, float] = (0.85, 1.15)
     # +-4 rather than +-2 since 2026-11-25: unseen speakers' voices differ by more than two semitones;
-    # on the three corpora 62.1 against 59.4 % UA over three training seeds (``python -m bench.baseline
-    # all3_whisper_stem_pitch4``), RAVDESS and SAVEE within a seed's spread.
+    # on the three corpora 62.1 against 60.3 % UA over three training seeds (``python -m bench.baseline
+    # all3_whisper_stem_pitch4``), RAVDESS (68.2 / 68.3 %) and SAVEE (48.3 / 49.0 %) within a seed's spread.
     semitones: tuple[float, float] = (-4.0, 4.0)
     shift_s: float = 0.2
     sampling_rate: int = 16_000
