@@ -159,7 +159,6 @@ def _run_key(config, architecture, protocol, max_folds, options, ds) -> str:
                        "options": options, "clips": len(ds)}, sort_keys=True, default=str)
 
 
-
 def _same_run(saved: str | None, key: str) -> bool:
     """Whether a saved run's key is ``key``; a field :class:`TrainingConfig` gained after the run was
     saved counts as its default (the run could not have set it), and a key saved before keys recorded
@@ -501,7 +500,7 @@ def _all3_pitch(semitones: int, notes: str):
 
 
 def all3_whisper_stem_pitch4():
-    """The per-clip stem network with the augmented copies' pitch shift widened to +-4 semitones (was +-2)."""
+    """The per-clip stem network with the augmented copies' pitch shift within +-4 semitones (shipped since 2026-11-25)."""
     return _all3_pitch(4, PITCH4_NOTE + TESS_HAPPY)
 
 
@@ -516,7 +515,7 @@ def ravdess_whisper_stem_seeds():
 
 
 def ravdess_whisper_stem_pitch4():
-    """The +-4 semitone candidate on RAVDESS's 8 classes: the goal it must not lose before it ships."""
+    """The +-4 semitone copies (shipped since 2026-11-25) on RAVDESS's 8 classes, the goal they had not to lose."""
     return _stem_over_seeds("ravdess_kfold_whisper_stem_pitch4_seed{seed}", ["ravdess"], "8", "kfold",
                             f"{RAVDESS8}, {STEM}, pitch shift +-4 semitones", 62, training_overrides=PITCH4,
                             n_folds=5, seed=0, notes=PITCH4_NOTE)
