@@ -92,11 +92,16 @@ def _corpus(names, label_set):
 SHORT = {"tess_random7": 8, "tess_cross_speaker": 8}
 
 
+def _pitch(semitones: float) -> dict:
+    """:class:`TrainingConfig` fields for augmented copies pitch-shifted within +-``semitones``."""
+    return {"augmenter": {"semitones": [-float(semitones), float(semitones)]}}
+
+
 # The augmented copies of every design measured before 2026-11-25 were pitch-shifted within +-2 semitones
 # (WaveAugmenter's default until then). Every stage keeps it unless it names another, so that each still
 # measures what its rows say and a candidate stays comparable with the rows it was measured against;
 # the pitch-4 stages and ``shipped`` measure today's recipe.
-PITCH2 = {"augmenter": {"semitones": [-2.0, 2.0]}}
+PITCH2 = _pitch(2)
 
 
 def _run(name, ds, protocol, architecture="cnn1d", max_folds=None, speaker_norm=False, folds=None,
@@ -162,8 +167,8 @@ def _run_key(config, architecture, protocol, max_folds, options, ds) -> str:
 def _same_run(saved: str | None, key: str) -> bool:
     """Whether a saved run's key is ``key``; a field :class:`TrainingConfig` gained after the run was
     saved counts as its default (the run could not have set it), and a key saved before keys recorded
-    the augmented copies' effects had :data:`ser_hf.augment.EFFECTS_BEFORE_2026_11_25` under its ``augmenter``."""
-    from ser_hf.augment import EFFECTS_BEFORE_2026_11_25
+    the augmented copies' effects had those of then (:func:`ser_hf.augment.recorded_effects`)."""
+    from ser_hf.augment import recorded_effects
     from ser_hf.training import TrainingConfig
 
     if saved is None:
@@ -171,7 +176,7 @@ def _same_run(saved: str | None, key: str) -> bool:
     old, new = json.loads(saved), json.loads(key)
     defaults = json.loads(json.dumps(TrainingConfig().to_dict(), default=str))
     old["config"] = {**defaults, **old.get("config", {})}
-    old.setdefault("effects", json.loads(json.dumps({**EFFECTS_BEFORE_2026_11_25, **old["config"]["augmenter"]})))
+    old["effects"] = json.loads(json.dumps(recorded_effects(old.get("effects"), old["config"]["augmenter"])))
     for k in (old, new):  # the effects decide: {} then and {"semitones": [-2, 2]} now are one recipe
         k["config"].pop("augmenter", None)
     return old == new
@@ -486,7 +491,7 @@ TESS_HAPPY = ("Why: in every earlier design the held-out TESS speaker's happy cl
               "other, whose voice is 38 years older or younger.")
 
 
-PITCH4 = {"augmenter": {"semitones": [-4.0, 4.0]}}
+PITCH4 = _pitch(4)
 PITCH4_NOTE = ("The shipped recipe since 2026-11-25 (WaveAugmenter's default): the augmented copy's pitch shift "
                "drawn from +-4 semitones instead of +-2. ")
 
@@ -495,7 +500,7 @@ def _all3_pitch(semitones: int, notes: str):
     """The per-clip stem network on the three corpora, the augmented copies pitch-shifted within +-``semitones``."""
     return _stem_over_seeds(f"all3_kfold_whisper_stem_pitch{semitones}_seed{{seed}}", ["ravdess", "tess", "savee"], "7",
                             "kfold", f"{ALL3}, {STEM}, pitch shift +-{semitones} semitones", 65,
-                            training_overrides={"augmenter": {"semitones": [-float(semitones), float(semitones)]}},
+                            training_overrides=_pitch(semitones),
                             n_folds=5, seed=0, notes=notes)
 
 
@@ -525,7 +530,7 @@ def _savee_pitch(semitones: int, notes: str):
     """The per-clip stem network on SAVEE (training seeds 0-2), the copies pitch-shifted within +-``semitones``."""
     return _stem_over_seeds(f"savee_loso_whisper_stem_pitch{semitones}_seed{{seed}}", ["savee"], "7", "loso",
                             f"SAVEE 7 classes, leave-one-speaker-out, {STEM}, pitch shift +-{semitones} semitones", 55,
-                            training_overrides={"augmenter": {"semitones": [-float(semitones), float(semitones)]}},
+                            training_overrides=_pitch(semitones),
                             notes=notes)
 
 

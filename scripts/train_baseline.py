@@ -282,10 +282,10 @@ def _figures(rows: list[dict]) -> dict:
 
 def _effects(info: dict) -> dict:
     """The card's words for the augmented copies' effects the model was trained with (``training_info.json``;
-    one written before it listed them had :data:`ser_hf.augment.EFFECTS_BEFORE_2026_11_25`)."""
-    from ser_hf.augment import EFFECTS_BEFORE_2026_11_25, WaveAugmenter
+    one written before it listed them had those of then: :func:`ser_hf.augment.recorded_effects`)."""
+    from ser_hf.augment import WaveAugmenter, recorded_effects
 
-    aug = WaveAugmenter(**(info.get("effects") or {**EFFECTS_BEFORE_2026_11_25, **info["recipe"].get("augmenter", {})}))
+    aug = WaveAugmenter(**recorded_effects(info.get("effects"), info["recipe"].get("augmenter")))
     span = lambda pair, fmt="g": "-".join(format(v, fmt) for v in pair)  # noqa: E731
     return {"snr": span(aug.snr_db), "stretch": span(aug.stretch, ".2f"), "shift": f"{aug.shift_s:g}",
             "semitones": f"{max(abs(v) for v in aug.semitones):g}", "p": f"{aug.p:g}"}

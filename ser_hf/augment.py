@@ -96,6 +96,12 @@ class WaveAugmenter:
 EFFECTS_BEFORE_2026_11_25 = {**asdict(WaveAugmenter()), "semitones": (-2.0, 2.0)}
 
 
+def recorded_effects(effects: dict | None, augmenter: dict | None) -> dict:
+    """The augmented copies' effects a record describes: its own ``effects``, or, for a record written
+    before records listed them, :data:`EFFECTS_BEFORE_2026_11_25` under its ``augmenter`` overrides."""
+    return dict(effects) if effects else {**EFFECTS_BEFORE_2026_11_25, **(augmenter or {})}
+
+
 def clip_rng(key: str, copy: int, seed: int = 0) -> np.random.Generator:
     """A generator fixed by the clip's path and copy number, so cached copies are reproducible."""
     return np.random.default_rng([zlib.crc32(key.encode()), copy, seed])
