@@ -38,12 +38,12 @@ clip (:func:`ser_hf.training.front_end_frames`), not every epoch. Two ways to tr
 left out of the shipped recipe for what they cost on unseen speakers and out of the default set:
 ``savee_whisper_stem_k1`` and ``all3_whisper_stem_k1`` (the first conv block a 1x1 projection,
 seeds 0-2) and ``savee_whisper_stem_short`` (12 epochs instead of 20); a third, a stride-2 first block
-(``*_whisper_stem_s2``; ``training_time_s2`` times it as ``shipped`` times the default). Candidates
-against the held-out TESS speaker's happy clips: ``all3_whisper_stem_pitch4`` (pitch shift of ±4
-semitones; ``savee_whisper_stem_pitch4`` on SAVEE), ``all3_whisper_stem_mixup``, and ``all3_whisper_stem_balance_speaker`` / ``_corpus`` (each
-epoch drawn so every speaker, or corpus, weighs the same; ``_speaker_sqrt``: part of the way);
-``all3_whisper_stem_seeds`` runs the shipped design with
-other training seeds on the same folds, for scale.
+(``*_whisper_stem_s2``; ``training_time_s2`` times it as ``shipped`` times the default). Against the
+held-out TESS speaker's happy clips: the augmented copies' pitch shift widened to ±4 semitones, the
+shipped recipe since 2026-11-25 (``all3_``, ``ravdess_``, ``savee_whisper_stem_pitch4``; every earlier
+stage keeps ±2, :data:`PITCH2`, and ``all3_`` / ``ravdess_whisper_stem_seeds`` are its pairs over seeds),
+±6 (``*_pitch6``), and the candidates ``all3_whisper_stem_mixup`` and ``all3_whisper_stem_balance_speaker`` /
+``_corpus`` (each epoch drawn so every speaker, or corpus, weighs the same; ``_speaker_sqrt``: part of the way).
 
 Each experiment writes its full report (JSON, confusion matrix, curves) under
 ``bench/results/baseline/<experiment>/`` and its rows into ``bench/results/baseline.json``;
