@@ -89,3 +89,35 @@ def test_seeds_pool_into_one_row_named_by_the_seeds_run(monkeypatch):
     monkeypatch.setenv("SER_BENCH_SEEDS", "1")
     row = baseline._over_seeds(report, "SAVEE, training seeds {seeds}", "UA, mean over seeds", 40)
     assert row["benchmark"] == "SAVEE, training seeds 1" and row["value"] == pytest.approx(42.0) and row["met"] is True
+
+
+def test_a_distilled_run_is_reused_only_under_its_teachers_key(savee_few, tmp_path, monkeypatch):
+    from ser_hf.evaluation import with_clip_ids
+    from ser_hf.splits import protocol_folds
+
+    monkeypatch.setattr(baseline, "OUT", tmp_path / "out")
+    monkeypatch.setenv("SER_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setenv("SER_BENCH_REUSE", "1")
+    trained = []
+    import ser_hf.evaluation as evaluation
+
+    original = evaluation.baseline_recipe
+
+    def counting(*args, **kwargs):
+        trained.append(kwargs["teachers"] is not None)
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(evaluation, "baseline_recipe", counting)
+    ds = with_clip_ids(savee_few)
+    uniform = {fold: {int(i): [1 / 7] * 7 for i in split["train"]["clip_id"]} for fold, split in protocol_folds(ds, "loso")}
+    small = {"epochs": 1, "batch_size": 4, "threads": 1}
+    baseline._run("kd", ds, "loso", training_overrides=small, teachers=uniform)
+    baseline._run("kd", ds, "loso", training_overrides=small, teachers=uniform)
+    assert trained == [True, True] and not (tmp_path / "out" / "kd" / "run.json").exists()  # no key: never reused
+    baseline._run("kd", ds, "loso", training_overrides=small, teachers=uniform, teacher_key="uniform")
+    baseline._run("kd", ds, "loso", training_overrides=small, teachers=uniform, teacher_key="uniform")
+    assert trained == [True, True, True]  # the same teacher: the saved report came back
+    assert json.loads(json.loads((tmp_path / "out" / "kd" / "run.json").read_text())["key"])["teacher"] == "uniform"
+    baseline._run("kd", ds, "loso", training_overrides=small, teachers=uniform, teacher_key="another")
+    baseline._run("kd", ds, "loso", training_overrides=small)
+    assert trained == [True, True, True, True, False]  # another teacher, or none, is another run
