@@ -43,7 +43,11 @@ held-out TESS speaker's happy clips: the augmented copies' pitch shift widened t
 shipped recipe since 2026-11-25 (``all3_``, ``ravdess_``, ``savee_whisper_stem_pitch4``; every earlier
 stage keeps ±2, :data:`PITCH2`, and ``all3_`` / ``ravdess_whisper_stem_seeds`` are its pairs over seeds),
 ±6 (``*_pitch6``), and the candidates ``all3_whisper_stem_mixup`` and ``all3_whisper_stem_balance_speaker`` /
-``_corpus`` (each epoch drawn so every speaker, or corpus, weighs the same; ``_speaker_sqrt``: part of the way).
+``_corpus`` (each epoch drawn so every speaker, or corpus, weighs the same; ``_speaker_sqrt``: part of the way),
+``all3_whisper_stem_copies2`` (two augmented copies, 13 epochs: the same steps). ``all3_`` and
+``savee_whisper_stem_kd_frozen`` distil the shipped recipe from a teacher that needs no fine-tuning, the frozen
+Whisper encoder + logistic regression of each fold (``_crossfit``: each clip's probabilities from a regression
+without its speaker); their encoder states are cached under ``SER_BENCH_WORK``.
 
 Each experiment writes its full report (JSON, confusion matrix, curves) under
 ``bench/results/baseline/<experiment>/`` and its rows into ``bench/results/baseline.json``;
