@@ -796,7 +796,6 @@ def all3_kfold_kd():
                       "RAVDESS + TESS + SAVEE 7 classes, 5-fold speaker-independent", 65, n_folds=5, seed=0)
 
 
-FROZEN_C = 0.1  # bench.finetune's reference regression, as it was measured on RAVDESS: not tuned on these folds
 FROZEN_NOTE = ("Knowledge distillation from a teacher that needs no fine-tuning: logistic regression (C 0.1) on "
                "whisper-tiny.en's frozen encoder (states averaged over frames and layers, 3 s window: "
                "bench.finetune's reference), fitted on each fold's training speakers only; each training target is "
@@ -821,7 +820,7 @@ def _frozen_teachers(ds, protocol, crossfit: bool, **options) -> tuple[dict, flo
     from ser_hf.metrics import scores
     from ser_hf.splits import protocol_folds
 
-    from .finetune import encode_reference
+    from .finetune import REFERENCE_C, encode_reference
 
     ds = with_clip_ids(ds)
     corpora = "_".join(sorted(set(ds["corpus"])))
@@ -829,7 +828,7 @@ def _frozen_teachers(ds, protocol, crossfit: bool, **options) -> tuple[dict, flo
     labels = np.asarray(ds["emotion"])
 
     def regression():
-        return make_pipeline(StandardScaler(), LogisticRegression(C=FROZEN_C, max_iter=3000))
+        return make_pipeline(StandardScaler(), LogisticRegression(C=REFERENCE_C, max_iter=3000))
 
     teachers, uas = {}, []
     for fold, split in protocol_folds(ds, protocol, **options):
@@ -847,13 +846,15 @@ def _frozen_teachers(ds, protocol, crossfit: bool, **options) -> tuple[dict, flo
 
 def _frozen_kd(prefix, corpora, protocol, benchmark, goal, crossfit: bool, **options):
     """The shipped recipe (+-4 semitone copies) over training seeds, distilled from :func:`_frozen_teachers`."""
+    from .finetune import REFERENCE_C
+
     ds = _corpus(corpora, "7")
     teachers, teacher_ua = _frozen_teachers(ds, protocol, crossfit, **options)
     name = "frozen_crossfit" if crossfit else "frozen"
     return _stem_over_seeds(f"{prefix}_whisper_stem_kd_{name}_seed{{seed}}", corpora, "7", protocol,
                             f"{benchmark}, {STEM}, distilled from frozen Whisper + logistic regression"
                             + (", cross-fitted" if crossfit else ""), goal, training_overrides=PITCH4,
-                            teachers=teachers, teacher_key=f"{name} C={FROZEN_C}", **options,
+                            teachers=teachers, teacher_key=f"{name} C={REFERENCE_C}", **options,
                             notes="Candidate, not shipped: the shipped recipe (+-4 semitone copies) + " + FROZEN_NOTE
                             + (CROSSFIT_NOTE if crossfit else "") + f"The teacher alone: {100 * teacher_ua:.1f} % on the same folds.")
 
@@ -1117,16 +1118,17 @@ EXPERIMENTS = {"ravdess_kfold": ravdess_kfold, "ravdess_seeds": ravdess_seeds, "
                "ravdess_kfold_kd": ravdess_kfold_kd, "savee_loso_kd": savee_loso_kd, "savee_kd_seeds": savee_kd_seeds,
                "all3_kfold_kd": all3_kfold_kd, "savee_loso_kd_shipped": savee_loso_kd_shipped,
                "all3_whisper_stem_kd_frozen": all3_whisper_stem_kd_frozen,
-               "all3_whisper_stem_copies2": all3_whisper_stem_copies2,
                "all3_whisper_stem_kd_frozen_crossfit": all3_whisper_stem_kd_frozen_crossfit,
                "savee_whisper_stem_kd_frozen": savee_whisper_stem_kd_frozen,
                "savee_whisper_stem_kd_frozen_crossfit": savee_whisper_stem_kd_frozen_crossfit,
+               "all3_whisper_stem_copies2": all3_whisper_stem_copies2,
                "latency": latency}
 
 
 def main(argv=None) -> None:
     names = list(argv if argv is not None else (sys.argv[1:] if __name__ == "__main__" else []))
-    # ``shipped`` measures latency too; the distillation experiments need bench.finetune's runs first;
+    # ``shipped`` measures latency too; the distillation experiments (``_kd``) need bench.finetune's runs
+    # first, or, the frozen teachers', hours beside the designs they are compared with;
     # the candidates (faster stem recipes ``_k1``, ``_short``, ``_s2``; ``_pitch6``, ``_mixup``, ``_balance``, ``_copies2``)
     # run only when named: each is one to three hours of 2 cores beside the designs they were compared with.
     # The ``_pitch4`` stages measure the shipped recipe since 2026-11-25 and run by default.
