@@ -110,12 +110,13 @@ PITCH2 = _pitch(2)
 
 def _run(name, ds, protocol, architecture="cnn1d", max_folds=None, speaker_norm=False, folds=None,
          training_seed=0, model_overrides=None, teachers=None, training_overrides=None, wrap=None, teacher_key=None,
-         **options):
+         hints=None, **options):
     """One protocol with the baseline recipe; the report is written to ``OUT/name``.
 
     ``speaker_norm``: speaker-level CMVN (:func:`ser_hf.training.speaker_statistics`), whose test-time
     statistics come from the test speaker's own unlabelled clips; ``folds``: ready-made folds;
-    ``teachers``: per-fold teacher probabilities (:func:`_teachers`) for distillation; ``teacher_key``:
+    ``teachers``: per-fold teacher probabilities (:func:`_teachers`) for distillation; ``hints``: per-fold
+    teacher embeddings (:func:`_frozen_hints`) for a model with a hint head; ``teacher_key``:
     what they are, in the run's key, so a distilled run is reusable as others (without it, it is not);
     ``training_overrides``: other :class:`TrainingConfig` fields (``augment_copies`` ...);
     ``wrap``: a function of the fold recipe returning another (to measure more on each fold's model).
@@ -133,7 +134,7 @@ def _run(name, ds, protocol, architecture="cnn1d", max_folds=None, speaker_norm=
     if architecture == "seed":  # a small network without augmented copies: Keras's Adam rate, more epochs
         config = TrainingConfig(threads=THREADS, epochs=30, learning_rate=1e-3)
     key = _run_key(config, architecture, protocol, max_folds, options, ds, teacher_key)
-    reusable = folds is None and (teachers is None or teacher_key is not None) and wrap is None
+    reusable = folds is None and (teachers is None and hints is None or teacher_key is not None) and wrap is None
     if reusable and os.environ.get("SER_BENCH_REUSE") == "1" and (OUT / name / "run.json").exists():
         saved = json.loads((OUT / name / "run.json").read_text())
         if _same_run(saved.get("key"), key):
@@ -142,7 +143,7 @@ def _run(name, ds, protocol, architecture="cnn1d", max_folds=None, speaker_norm=
             return report
     start = time.perf_counter()
     recipe = baseline_recipe(names, architecture, config=config, ds=ds, work_dir=str(WORK / name),
-                             teachers=teachers)
+                             teachers=teachers, hints=hints)
     if wrap is not None:
         recipe = wrap(recipe)
     report = run_protocol(ds, protocol, recipe, names, out_dir=OUT / name, max_folds=max_folds,
@@ -424,6 +425,7 @@ def _stem_over_seeds(run_name, corpora, label_set, protocol, benchmark, goal, mo
 
 STEM = "Whisper tiny.en's conv stem (frozen) as the first layers"
 ALL3 = "RAVDESS + TESS + SAVEE 7 classes, 5-fold speaker-independent"
+SAVEE_LOSO = "SAVEE 7 classes, leave-one-speaker-out"
 STEM_SPK_NOTE = ("Transductive: the stem's output frames of each speaker are normalised by that speaker's mean/std "
                  "over all of their clips, the test speaker's computed from its own unlabelled test audio; no labels "
                  "used. The network applies them behind the stem (normalization 'speaker'), as the stem reads the "
@@ -820,11 +822,10 @@ def _frozen_teachers(ds, protocol, crossfit: bool, **options) -> tuple[dict, flo
     from ser_hf.metrics import scores
     from ser_hf.splits import protocol_folds
 
-    from .finetune import REFERENCE_C, encode_reference
+    from .finetune import REFERENCE_C
 
     ds = with_clip_ids(ds)
-    corpora = "_".join(sorted(set(ds["corpus"])))
-    states = encode_reference(ds, WORK / f"frozen_whisper_{corpora}_{len(ds)}.npz", variants=("window",))["window"]
+    states = _frozen_states(ds)
     labels = np.asarray(ds["emotion"])
 
     def regression():
@@ -842,6 +843,74 @@ def _frozen_teachers(ds, protocol, crossfit: bool, **options) -> tuple[dict, flo
                 probs[held] = regression().fit(states[rows[fit]], labels[rows[fit]]).predict_proba(states[rows[held]])
         teachers[fold] = dict(zip(rows.tolist(), probs))
     return teachers, float(np.mean(uas))
+
+
+def _frozen_states(ds) -> np.ndarray:
+    """``[clips, 384]``: whisper-tiny.en's frozen encoder states of each clip of ``ds`` (with clip ids), averaged
+    over frames and layers, 3 s window (bench.finetune's reference), cached under ``WORK``."""
+    from .finetune import encode_reference
+
+    corpora = "_".join(sorted(set(ds["corpus"])))
+    return encode_reference(ds, WORK / f"frozen_whisper_{corpora}_{len(ds)}.npz", variants=("window",))["window"]
+
+
+HINT_WEIGHT = 1.0  # fixed before any run, as DISTILL_WEIGHT: the hint's error on standardised targets starts near 1
+HINT_NOTE = ("Feature-level distillation (hints): a linear map of the network's pooled features (training only) is "
+             "fitted to each training clip's frozen whisper-tiny.en encoder states (averaged over frames and layers, "
+             "3 s window; each dimension standardised over the fold's training clips), mean squared error weighted "
+             f"{HINT_WEIGHT:g} beside the cross-entropy; an augmented copy's target is its clean clip's. No test "
+             "speaker's audio is used. ")
+
+
+def _frozen_hints(ds, protocol, **options) -> dict:
+    """``{fold name: {clip_id: standardised frozen encoder states}}`` for each fold's training clips."""
+    from ser_hf.evaluation import with_clip_ids
+    from ser_hf.splits import protocol_folds
+
+    ds = with_clip_ids(ds)
+    states = _frozen_states(ds)
+    hints = {}
+    for fold, split in protocol_folds(ds, protocol, **options):
+        rows = np.asarray(split["train"]["clip_id"])
+        mean, std = states[rows].mean(0), states[rows].std(0) + 1e-6
+        hints[fold] = dict(zip(rows.tolist(), ((states[rows] - mean) / std).astype(np.float32)))
+    return hints
+
+
+def _frozen_hint(prefix, corpora, protocol, benchmark, goal, kd: bool, **options):
+    """The shipped recipe (+-4 semitone copies) with a hint head fitted to the frozen encoder's states
+    (:func:`_frozen_hints`), and, with ``kd``, distilled from the frozen teachers' probabilities as well."""
+    from .finetune import REFERENCE_C
+
+    ds = _corpus(corpora, "7")
+    hints = _frozen_hints(ds, protocol, **options)
+    teachers, teacher_ua = _frozen_teachers(ds, protocol, False, **options) if kd else (None, None)
+    name = "hint_kd_frozen" if kd else "hint_frozen"
+    return _stem_over_seeds(f"{prefix}_whisper_stem_{name}_seed{{seed}}", corpora, "7", protocol,
+                            f"{benchmark}, {STEM}, hints from the frozen Whisper encoder"
+                            + (" + distilled from its logistic regression" if kd else ""), goal,
+                            training_overrides=PITCH4, model_overrides={"hint_size": 384, "hint_weight": HINT_WEIGHT},
+                            teachers=teachers, hints=hints, teacher_key=f"{name} C={REFERENCE_C}" if kd else name,
+                            **options, notes="Candidate, not shipped: the shipped recipe (+-4 semitone copies) + " + HINT_NOTE
+                            + (FROZEN_NOTE + f"The teacher alone: {100 * teacher_ua:.1f} % on the same folds." if kd else ""))
+
+
+def all3_whisper_stem_hint_frozen():
+    """The shipped recipe with hints from the frozen Whisper encoder, three corpora."""
+    return _frozen_hint("all3_kfold", ["ravdess", "tess", "savee"], "kfold", ALL3, 65, False, n_folds=5, seed=0)
+
+
+def all3_whisper_stem_hint_kd_frozen():
+    return _frozen_hint("all3_kfold", ["ravdess", "tess", "savee"], "kfold", ALL3, 65, True, n_folds=5, seed=0)
+
+
+def savee_whisper_stem_hint_frozen():
+    """SAVEE (seeds 0-2) with hints from the frozen Whisper encoder."""
+    return _frozen_hint("savee_loso", ["savee"], "loso", SAVEE_LOSO, 55, False)
+
+
+def savee_whisper_stem_hint_kd_frozen():
+    return _frozen_hint("savee_loso", ["savee"], "loso", SAVEE_LOSO, 55, True)
 
 
 def _frozen_kd(prefix, corpora, protocol, benchmark, goal, crossfit: bool, **options):
@@ -864,7 +933,7 @@ def _all3_frozen_kd(crossfit: bool):
 
 
 def _savee_frozen_kd(crossfit: bool):
-    return _frozen_kd("savee_loso", ["savee"], "loso", "SAVEE 7 classes, leave-one-speaker-out", 55, crossfit)
+    return _frozen_kd("savee_loso", ["savee"], "loso", SAVEE_LOSO, 55, crossfit)
 
 
 def all3_whisper_stem_kd_frozen():
@@ -1122,6 +1191,10 @@ EXPERIMENTS = {"ravdess_kfold": ravdess_kfold, "ravdess_seeds": ravdess_seeds, "
                "savee_whisper_stem_kd_frozen": savee_whisper_stem_kd_frozen,
                "savee_whisper_stem_kd_frozen_crossfit": savee_whisper_stem_kd_frozen_crossfit,
                "all3_whisper_stem_copies2": all3_whisper_stem_copies2,
+               "all3_whisper_stem_hint_frozen": all3_whisper_stem_hint_frozen,
+               "all3_whisper_stem_hint_kd_frozen": all3_whisper_stem_hint_kd_frozen,
+               "savee_whisper_stem_hint_frozen": savee_whisper_stem_hint_frozen,
+               "savee_whisper_stem_hint_kd_frozen": savee_whisper_stem_hint_kd_frozen,
                "latency": latency}
 
 
@@ -1129,11 +1202,11 @@ def main(argv=None) -> None:
     names = list(argv if argv is not None else (sys.argv[1:] if __name__ == "__main__" else []))
     # ``shipped`` measures latency too; the distillation experiments (``_kd``) need bench.finetune's runs
     # first, or, the frozen teachers', hours beside the designs they are compared with;
-    # the candidates (faster stem recipes ``_k1``, ``_short``, ``_s2``; ``_pitch6``, ``_mixup``, ``_balance``, ``_copies2``)
+    # the candidates (faster stem recipes ``_k1``, ``_short``, ``_s2``; ``_pitch6``, ``_mixup``, ``_balance``, ``_copies2``, ``_hint``)
     # run only when named: each is one to three hours of 2 cores beside the designs they were compared with.
     # The ``_pitch4`` stages measure the shipped recipe since 2026-11-25 and run by default.
     names = names or [n for n in EXPERIMENTS if n != "latency" and not any(
-        t in n for t in ("_kd", "_k1", "_short", "_s2", "_pitch6", "_mixup", "_balance", "_copies2"))]
+        t in n for t in ("_kd", "_k1", "_short", "_s2", "_pitch6", "_mixup", "_balance", "_copies2", "_hint"))]
     _quiet()
     import torch
 

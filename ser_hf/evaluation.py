@@ -209,13 +209,15 @@ def write_report(report: dict, folds: list[dict], out_dir) -> dict[str, Path]:
 
 
 def baseline_recipe(names: list[str], architecture: str = "cnn1d", config=None, ds=None,
-                    work_dir="runs/evaluate", progress: bool = False, teachers: dict | None = None) -> FitPredict:
+                    work_dir="runs/evaluate", progress: bool = False, teachers: dict | None = None,
+                    hints: dict | None = None) -> FitPredict:
     """The baseline's ``fit_predict``: a fresh model per fold, features of ``ds`` cached once for all folds.
 
     ``ds`` (the whole Dataset the folds come from) must carry a ``clip_id`` column (row numbers,
     see :func:`with_clip_ids`) for the shared featurization; without it each fold featurizes its own rows.
     ``teachers``: ``{fold name: {clip_id: probabilities}}`` for distillation (``config.distill_weight``),
-    each fold's from a teacher trained without that fold's test speakers.
+    each fold's from a teacher trained without that fold's test speakers; ``hints``: ``{fold name:
+    {clip_id: embedding}}`` for a model with a hint head (feature-level distillation).
     """
     from .training import TrainingConfig, build_baseline, featurize, fit_predict_baseline
 
@@ -234,7 +236,7 @@ def baseline_recipe(names: list[str], architecture: str = "cnn1d", config=None, 
         teacher = None if teachers is None else teachers[fold]
         return fit_predict_baseline(train_ds, test_ds, names, architecture=architecture, config=config,
                                     output_dir=Path(work_dir) / fold, features=features, progress=progress,
-                                    teacher=teacher)
+                                    teacher=teacher, hints=None if hints is None else hints[fold])
 
     return fit_predict
 

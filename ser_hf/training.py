@@ -303,6 +303,8 @@ class PadCollator:
 
     With ``soft_labels`` (``{clip: class probabilities}``, see :func:`soft_targets`), each row's
     ``labels`` are its clip's probabilities, not its class id; the model's loss takes either.
+    With ``hint_targets`` (``{clip: teacher embedding}``, see :func:`per_clip`), the batch carries
+    each row's clip's embedding as ``hint_targets`` (feature-level distillation, ``MfccCnnConfig.hint_size``).
 
     ``skip_front_end``: the rows are a frozen front end's output (:func:`front_end_frames`), and
     the batch tells the model so.
@@ -315,6 +317,7 @@ class PadCollator:
     epoch: int = 0
     speaker_stats: dict | None = None
     soft_labels: dict | None = None
+    hint_targets: dict | None = None
     skip_front_end: bool = False
     speaker_inputs: bool = False
 
@@ -346,6 +349,8 @@ class PadCollator:
             stats = [self.speaker_stats[row["speaker"]] for row in rows]
             out["speaker_mean"] = torch.from_numpy(np.stack([m for m, _ in stats]).astype(np.float32))
             out["speaker_std"] = torch.from_numpy(np.stack([s for _, s in stats]).astype(np.float32))
+        if self.hint_targets is not None:
+            out["hint_targets"] = torch.from_numpy(np.stack([self.hint_targets[int(r["clip"])] for r in rows]))
         if self.soft_labels is not None:
             out["labels"] = torch.from_numpy(np.stack([self.soft_labels[int(r["clip"])] for r in rows]))
         elif "label" in rows[0]:
@@ -434,7 +439,7 @@ def train_model(model, train_features: datasets.Dataset, eval_features: datasets
                 config: TrainingConfig | None = None, output_dir: str | os.PathLike = "runs/baseline",
                 fixed_frames: int | None = None, progress: bool = True, save_steps: int | None = None,
                 resume_from_checkpoint: str | bool | None = None, speaker_stats: dict | None = None,
-                soft_labels: dict | None = None):
+                soft_labels: dict | None = None, hint_targets: dict | None = None):
     """Fit ``model`` with ``Trainer``; evaluate (when ``eval_features``) and log every epoch.
 
     Returns the Trainer (``trainer.state.log_history`` holds the per-epoch loss and metrics).
@@ -443,6 +448,8 @@ def train_model(model, train_features: datasets.Dataset, eval_features: datasets
     ``resume_from_checkpoint`` (a folder, or True for the last one in ``output_dir``) goes on
     from one and ends as the uninterrupted run does (``tests/test_faults.py``). ``soft_labels``
     (:func:`soft_targets`) replace the training rows' class ids; evaluation keeps the labels.
+    ``hint_targets`` (:func:`per_clip`): a teacher's embedding of each training row's clip, for a model
+    with a hint head (``MfccCnnConfig.hint_size``).
     """
     import torch
     from transformers import TrainingArguments, set_seed
@@ -469,7 +476,8 @@ def train_model(model, train_features: datasets.Dataset, eval_features: datasets
     crop = None if fixed_frames or not config.crop_frames else -(-config.crop_frames // (model.front_end_stride if skip else 1))
     inputs = _speaker_inputs(model, speaker_stats)
     collator = PadCollator(crop_frames=crop, fixed_frames=fixed_frames, seed=config.seed, speaker_stats=speaker_stats,
-                           soft_labels=soft_labels, skip_front_end=skip, speaker_inputs=inputs)
+                           soft_labels=soft_labels, hint_targets=hint_targets, skip_front_end=skip,
+                           speaker_inputs=inputs)
     # Evaluation must see whole clips: its own collator, without the random crop.
     eval_collator = PadCollator(fixed_frames=fixed_frames, speaker_stats=speaker_stats, skip_front_end=skip,
                                 speaker_inputs=inputs)
@@ -649,13 +657,15 @@ def _whisper_stem(checkpoint: str) -> dict:
 def fit_predict_baseline(train_ds: datasets.Dataset, test_ds: datasets.Dataset, names: list[str],
                          architecture: str = "cnn1d", config: TrainingConfig | None = None,
                          output_dir: str | os.PathLike = "runs/baseline", features: tuple | None = None,
-                         progress: bool = True, teacher: dict | None = None) -> dict:
+                         progress: bool = True, teacher: dict | None = None, hints: dict | None = None) -> dict:
     """Train a fresh baseline on ``train_ds`` and predict ``test_ds`` (one fold of a protocol).
 
     ``features`` may pass ``(featurized_all, source_clip_ids_train, source_clip_ids_test)`` so the
     folds of a protocol share one cached featurization of the whole corpus. ``teacher``
     (``{clip_id: probabilities}`` over ``names`` for the training clips, from a model that never saw
-    the test speakers) turns on distillation with ``config.distill_weight``.
+    the test speakers) turns on distillation with ``config.distill_weight``; ``hints``
+    (``{clip_id: embedding}`` for the training clips) trains the hint head of a model with
+    ``hint_size`` (in ``config.model_overrides``) to give each clip's embedding.
 
     Returns ``{"y_true", "y_pred", "corpus", "speaker", "history", "model", "feature_extractor",
     "test_features", "speaker_stats"}`` (the last two: what the predictions were made from, so a
@@ -677,11 +687,17 @@ def fit_predict_baseline(train_ds: datasets.Dataset, test_ds: datasets.Dataset, 
     if teacher is not None and config.distill_weight > 0:
         soft = soft_targets(train_f, teacher, len(names), config.distill_weight,
                             None if features is not None else train_ds["clip_id"])
+    hint_targets = None
+    if hints is not None:
+        if not model.config.hint_size:
+            raise ValueError("hints given, but the model has no hint head: set hint_size in config.model_overrides")
+        hint_targets = per_clip(train_f, hints, "embedding", None if features is not None else train_ds["clip_id"])
     stats = None
     if config.speaker_norm and architecture != "seed":  # speaker CMVN; test speakers' from their unlabelled clips
         stats = {**speaker_statistics(train_f), **speaker_statistics(test_f)}
     trainer = train_model(model, train_f, test_f, config, output_dir=output_dir,
-                          fixed_frames=fe.fixed_frames, progress=progress, speaker_stats=stats, soft_labels=soft)
+                          fixed_frames=fe.fixed_frames, progress=progress, speaker_stats=stats, soft_labels=soft,
+                          hint_targets=hint_targets)
     logits = predict(model, test_f, fixed_frames=fe.fixed_frames, speaker_stats=stats)
     return {
         "y_true": np.asarray(test_f["label"]), "y_pred": logits.argmax(-1), "corpus": list(test_f["corpus"]),
@@ -721,14 +737,25 @@ def soft_targets(features: datasets.Dataset, teacher: dict, num_labels: int, wei
     positions into that list. A training clip the teacher has no probabilities for is an error,
     not a silent one-hot: distillation would quietly cover only part of the data.
     """
+    probs = per_clip(features, teacher, "probabilities", clip_ids)
+    eye = np.eye(num_labels, dtype=np.float32)
+    return {int(c): (1 - weight) * eye[int(label)] + weight * probs[int(c)]
+            for c, label in zip(features["clip"], features["label"])}
+
+
+def per_clip(features: datasets.Dataset, table: dict, what: str, clip_ids: list | None = None) -> dict[int, np.ndarray]:
+    """``{clip: table[clip_id]}`` (float32) for the rows of ``features`` (a teacher's ``what`` of each clip).
+
+    The rows' ``clip`` column holds source clip ids (shared featurization) or, with ``clip_ids``,
+    positions into that list. A training clip missing from ``table`` is an error, not a silent
+    gap: distillation would quietly cover only part of the data.
+    """
     clips = [int(c) for c in features["clip"]]
     ids = clips if clip_ids is None else [int(clip_ids[c]) for c in clips]
-    missing = sorted({i for i in ids if i not in teacher})
+    missing = sorted({i for i in ids if i not in table})
     if missing:
-        raise ValueError(f"the teacher has no probabilities for {len(missing)} training clip(s), e.g. clip ids {missing[:5]}")
-    eye = np.eye(num_labels, dtype=np.float32)
-    return {clip: (1 - weight) * eye[int(label)] + weight * np.asarray(teacher[i], dtype=np.float32)
-            for clip, label, i in zip(clips, features["label"], ids)}
+        raise ValueError(f"the teacher has no {what} for {len(missing)} training clip(s), e.g. clip ids {missing[:5]}")
+    return {clip: np.asarray(table[i], dtype=np.float32) for clip, i in zip(clips, ids)}
 
 
 def teacher_probabilities(model_dir: str | os.PathLike, ds: datasets.Dataset, names: list[str],

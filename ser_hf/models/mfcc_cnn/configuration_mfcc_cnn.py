@@ -67,6 +67,11 @@ class MfccCnnConfig(PretrainedConfig):
         first_stride: the first conv block's stride (``cnn1d``); ``None``: 2 on log-mel frames (100 a
             second), 1 behind the stem, which has already halved them. 2 behind the stem halves the
             frames of every block, the first included: about half a training step's computation.
+        hint_size: with > 0 (``cnn1d``, ``cnn2d``), a training-only linear map from the pooled features to a
+            teacher's embedding of the clip (``hint_targets`` in ``forward``, e.g. a frozen Whisper encoder's
+            states): feature-level distillation, which hands the network hundreds of numbers per clip on
+            how a model of many speakers hears it, where soft labels hand it seven. Inference ignores it.
+        hint_weight: the weight of the hint's mean squared error beside the cross-entropy.
     """
 
     model_type = "mfcc_cnn"
@@ -78,7 +83,7 @@ class MfccCnnConfig(PretrainedConfig):
                  time_mask_width: int = 20, normalization: str = "utterance", pooling: str = "meanmax",
                  mixup_alpha: float = 0.0, front_end: str | None = None, front_end_channels: int = 384,
                  freeze_front_end: bool = True, first_kernel_size: int = 5, first_stride: int | None = None,
-                 **kwargs):
+                 hint_size: int = 0, hint_weight: float = 1.0, **kwargs):
         if architecture not in ARCHITECTURES:
             raise ValueError(f"unknown architecture {architecture!r}; choose one of {ARCHITECTURES}")
         if normalization not in NORMALIZATIONS:
@@ -108,6 +113,10 @@ class MfccCnnConfig(PretrainedConfig):
         if first_stride is not None and first_stride < 1:
             raise ValueError(f"first_stride must be a positive integer or None, got {first_stride}")
         self.first_stride = first_stride
+        if hint_size and architecture == "seed":
+            raise ValueError("hint_size needs architecture 'cnn1d' or 'cnn2d' (the seed network has no pooled features)")
+        self.hint_size = int(hint_size)
+        self.hint_weight = float(hint_weight)
         self.num_features = num_features
         # ``seed`` has no conv widths of its own; it keeps cnn1d's, as its saved configs always had.
         self.channels = list(channels if channels is not None

@@ -135,6 +135,9 @@ class _Front(nn.Module):
         ``level_rows``: input rows whose speaker-relative levels the classifier reads too (``"utterance+speaker"``)."""
         self.dropout = nn.Dropout(config.dropout)
         self.classifier = nn.Linear(2 * pooled_channels + 2 * level_rows, config.num_labels)
+        hint = getattr(config, "hint_size", 0)
+        self.hint = nn.Linear(2 * pooled_channels + 2 * level_rows, hint) if hint else None
+        self.pooled = None  # the last forward's pooled features, read by the hint loss while training
 
     @staticmethod
     def speaker_levels(x: torch.Tensor, mask: torch.Tensor, speaker: tuple) -> torch.Tensor:
@@ -185,8 +188,9 @@ class _Front(nn.Module):
         else:
             mean = (x * m).sum(-1) / m.sum(-1).clamp(min=1.0)
             second = x.masked_fill(m == 0, float("-inf")).amax(-1)
-        pooled = [mean, second] + ([levels] if levels is not None else [])
-        return self.classifier(self.dropout(torch.cat(pooled, dim=1)))
+        pooled = torch.cat([mean, second] + ([levels] if levels is not None else []), dim=1)
+        self.pooled = pooled if self.training and self.hint is not None else None
+        return self.classifier(self.dropout(pooled))
 
 
 class _WhisperFrontEnd(nn.Module):
@@ -358,7 +362,7 @@ class MfccCnnForAudioClassification(MfccCnnPreTrainedModel):
     def forward(self, input_features: torch.Tensor, attention_mask: torch.Tensor | None = None,
                 labels: torch.Tensor | None = None, return_dict: bool | None = None,
                 skip_front_end: bool = False, speaker_mean: torch.Tensor | None = None,
-                speaker_std: torch.Tensor | None = None, **kwargs):
+                speaker_std: torch.Tensor | None = None, hint_targets: torch.Tensor | None = None, **kwargs):
         if (speaker_mean is None) != (speaker_std is None):
             raise ValueError("pass speaker_mean and speaker_std together")
         if speaker_mean is not None and not self.takes_speaker_statistics:
@@ -390,4 +394,12 @@ class MfccCnnForAudioClassification(MfccCnnPreTrainedModel):
                 perm, lam = mix
                 loss = lam * loss + (1 - lam) * nn.functional.cross_entropy(
                     logits, target[perm], label_smoothing=smoothing)
+        if hint_targets is not None and self.training:
+            hint = getattr(self.net, "hint", None)
+            if hint is None:
+                raise ValueError("hint_targets given, but this model has no hint head (config.hint_size is 0)")
+            if mix is not None:
+                raise ValueError("hint_targets do not go with mixup: a blended clip has no teacher embedding")
+            hint_loss = nn.functional.mse_loss(hint(self.net.pooled), hint_targets.to(logits.dtype))
+            loss = hint_loss * self.config.hint_weight if loss is None else loss + self.config.hint_weight * hint_loss
         return SequenceClassifierOutput(loss=loss, logits=logits)
