@@ -808,11 +808,12 @@ CROSSFIT_NOTE = ("Cross-fitted: a training clip's probabilities come from a regr
                  "probability 0.91-0.94 on the three corpora's folds, 99 % right). ")
 
 
-def _frozen_teachers(ds, protocol, crossfit: bool, **options) -> tuple[dict, float]:
+def _frozen_teachers(ds, protocol, crossfit: bool, layer: int | None = None, **options) -> tuple[dict, float]:
     """``{fold name: {clip_id: probabilities}}`` of logistic regression on the frozen Whisper encoder's
     pooled states, fitted on each fold's training clips (``crossfit``: each clip's from a regression
     fitted without its speaker, :data:`CROSSFIT_NOTE`), and the teacher's own mean UA on the test folds.
-    The states are cached under ``WORK``."""
+    ``layer``: the regression reads that hidden state's mean and std over frames (:func:`_frozen_states`)
+    instead of the reference's mean over layers. The states are cached under ``WORK``."""
     from sklearn.linear_model import LogisticRegression
     from sklearn.model_selection import GroupKFold
     from sklearn.pipeline import make_pipeline
@@ -825,7 +826,7 @@ def _frozen_teachers(ds, protocol, crossfit: bool, **options) -> tuple[dict, flo
     from .finetune import REFERENCE_C
 
     ds = with_clip_ids(ds)
-    states = _frozen_states(ds)
+    states = _frozen_states(ds, layer)
     labels = np.asarray(ds["emotion"])
 
     def regression():
@@ -845,12 +846,15 @@ def _frozen_teachers(ds, protocol, crossfit: bool, **options) -> tuple[dict, flo
     return teachers, float(np.mean(uas))
 
 
-def _frozen_states(ds) -> np.ndarray:
-    """``[clips, 384]``: whisper-tiny.en's frozen encoder states of each clip of ``ds`` (with clip ids), averaged
-    over frames and layers, 3 s window (bench.finetune's reference), cached under ``WORK``."""
-    from .finetune import encode_reference
+def _frozen_states(ds, layer: int | None = None) -> np.ndarray:
+    """whisper-tiny.en's frozen encoder states of each clip of ``ds`` (with clip ids), 3 s window, cached under
+    ``WORK``: ``[clips, 384]`` averaged over frames and layers (bench.finetune's reference), or with ``layer``
+    ``[clips, 768]``, that hidden state's mean and std over frames (0: the stem's output; ``bench.finetune layers``)."""
+    from .finetune import encode_layers, encode_reference
 
     corpora = "_".join(sorted(set(ds["corpus"])))
+    if layer is not None:
+        return encode_layers(ds, WORK / f"layer_states_{corpora}_{len(ds)}.npz")[:, layer]
     return encode_reference(ds, WORK / f"frozen_whisper_{corpora}_{len(ds)}.npz", variants=("window",))["window"]
 
 
@@ -913,27 +917,46 @@ def savee_whisper_stem_hint_kd_frozen():
     return _frozen_hint("savee_loso", ["savee"], "loso", SAVEE_LOSO, 55, True)
 
 
-def _frozen_kd(prefix, corpora, protocol, benchmark, goal, crossfit: bool, **options):
+LAST_LAYER_NOTE = ("The teacher reads the encoder's last layer (its output's mean and std over frames), not the "
+                   "mean over layers: on these folds the last layer carries most of what separates emotions in unseen "
+                   "speakers (`python -m bench.finetune layers`). ")
+
+
+def _frozen_kd(prefix, corpora, protocol, benchmark, goal, crossfit: bool, layer: int | None = None, **options):
     """The shipped recipe (+-4 semitone copies) over training seeds, distilled from :func:`_frozen_teachers`."""
     from .finetune import REFERENCE_C
 
     ds = _corpus(corpora, "7")
-    teachers, teacher_ua = _frozen_teachers(ds, protocol, crossfit, **options)
-    name = "frozen_crossfit" if crossfit else "frozen"
+    teachers, teacher_ua = _frozen_teachers(ds, protocol, crossfit, layer, **options)
+    name = ("frozen_crossfit" if crossfit else "frozen") + (f"_l{layer}" if layer is not None else "")
     return _stem_over_seeds(f"{prefix}_whisper_stem_kd_{name}_seed{{seed}}", corpora, "7", protocol,
                             f"{benchmark}, {STEM}, distilled from frozen Whisper + logistic regression"
+                            + (f" (layer {layer}, mean + std)" if layer is not None else "")
                             + (", cross-fitted" if crossfit else ""), goal, training_overrides=PITCH4,
                             teachers=teachers, teacher_key=f"{name} C={REFERENCE_C}", **options,
                             notes="Candidate, not shipped: the shipped recipe (+-4 semitone copies) + " + FROZEN_NOTE
+                            + (LAST_LAYER_NOTE if layer is not None else "")
                             + (CROSSFIT_NOTE if crossfit else "") + f"The teacher alone: {100 * teacher_ua:.1f} % on the same folds.")
 
 
-def _all3_frozen_kd(crossfit: bool):
-    return _frozen_kd("all3_kfold", ["ravdess", "tess", "savee"], "kfold", ALL3, 65, crossfit, n_folds=5, seed=0)
+WHISPER_LAYERS = 4  # whisper-tiny.en's encoder layers: hidden state 4 is its output
 
 
-def _savee_frozen_kd(crossfit: bool):
-    return _frozen_kd("savee_loso", ["savee"], "loso", SAVEE_LOSO, 55, crossfit)
+def _all3_frozen_kd(crossfit: bool, layer: int | None = None):
+    return _frozen_kd("all3_kfold", ["ravdess", "tess", "savee"], "kfold", ALL3, 65, crossfit, layer, n_folds=5, seed=0)
+
+
+def _savee_frozen_kd(crossfit: bool, layer: int | None = None):
+    return _frozen_kd("savee_loso", ["savee"], "loso", SAVEE_LOSO, 55, crossfit, layer)
+
+
+def all3_whisper_stem_kd_frozen_last():
+    """As ``all3_whisper_stem_kd_frozen``, the teacher on the encoder's last layer (mean + std over frames)."""
+    return _all3_frozen_kd(crossfit=False, layer=WHISPER_LAYERS)
+
+
+def savee_whisper_stem_kd_frozen_last():
+    return _savee_frozen_kd(crossfit=False, layer=WHISPER_LAYERS)
 
 
 def all3_whisper_stem_kd_frozen():
@@ -1191,6 +1214,8 @@ EXPERIMENTS = {"ravdess_kfold": ravdess_kfold, "ravdess_seeds": ravdess_seeds, "
                "savee_whisper_stem_kd_frozen": savee_whisper_stem_kd_frozen,
                "savee_whisper_stem_kd_frozen_crossfit": savee_whisper_stem_kd_frozen_crossfit,
                "all3_whisper_stem_copies2": all3_whisper_stem_copies2,
+               "all3_whisper_stem_kd_frozen_last": all3_whisper_stem_kd_frozen_last,
+               "savee_whisper_stem_kd_frozen_last": savee_whisper_stem_kd_frozen_last,
                "all3_whisper_stem_hint_frozen": all3_whisper_stem_hint_frozen,
                "all3_whisper_stem_hint_kd_frozen": all3_whisper_stem_hint_kd_frozen,
                "savee_whisper_stem_hint_frozen": savee_whisper_stem_hint_frozen,

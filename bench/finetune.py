@@ -7,6 +7,9 @@ on a CPU):
   RAVDESS 8 classes, 5 speaker-independent folds, three ways of feeding Whisper: padded to 30 s
   as stock, padded to the 4 s window the shipped model uses, and each clip at its own length.
   Accuracy and encoder time per clip for each: what the window costs.
+- ``layers``: where the frozen encoder keeps what tells emotions apart in unseen speakers: logistic
+  regression on each hidden state's mean (and mean + std) over frames, the stem's output first, on the
+  three corpora's 5 speaker folds and SAVEE's leave-one-speaker-out, the baseline's two unmet goals.
 - ``timing``: the classifier's time per clip for the three inputs, side by side on 40 clips.
 - ``ravdess``: ``finetune/train.py`` on the same folds (8 classes); ``all3``: RAVDESS + TESS + SAVEE,
   7 classes, 5 speaker folds; ``savee``: SAVEE leave-one-speaker-out. Each reads the per-fold runs'
@@ -123,6 +126,74 @@ def encode_reference(ds, cache: Path, variants=("padded", "window", "own")) -> d
     cache.parent.mkdir(parents=True, exist_ok=True)
     np.savez(cache, **result)
     return result
+
+
+def encode_layers(ds, cache: Path) -> np.ndarray:
+    """``[clips, layers + 1, 2 x d_model]``: the mean and the std over the real frames of each hidden state
+    of the frozen encoder (the stem's output with positions, then each layer's), 3 s window as the
+    reference; cached in ``cache`` (npz)."""
+    if cache.exists():
+        return np.load(cache)["states"]
+    import torch
+    from transformers import AutoFeatureExtractor, AutoModelForAudioClassification
+
+    from ser_hf.audio import load_audio
+    from ser_hf.models.whisper_clip import fit_window
+
+    fe = AutoFeatureExtractor.from_pretrained(BACKBONE)
+    model = AutoModelForAudioClassification.from_pretrained(BACKBONE, num_labels=2).eval()
+    fit_window(model, fe, REFERENCE_WINDOW_SECONDS)
+    out = []
+    with torch.inference_mode():
+        for i, path in enumerate(ds["path"]):
+            audio = load_audio(path)
+            frames = min(max(1, int(np.ceil(len(audio) / fe.hop_length / 2))), REFERENCE_WINDOW_SECONDS * 50)
+            x = fe(audio, sampling_rate=16000, return_tensors="pt").input_features
+            states = torch.stack(model.encoder(x, output_hidden_states=True).hidden_states, 0)[:, 0, :frames]
+            out.append(torch.cat([states.mean(1), states.std(1, correction=0)], -1).numpy())
+            if i % 500 == 0:
+                print(f"encoded {i}/{len(ds)}", flush=True)
+    states = np.stack(out).astype(np.float32)
+    cache.parent.mkdir(parents=True, exist_ok=True)
+    np.savez(cache, states=states)
+    return states
+
+
+def layers() -> list[dict]:
+    """Logistic regression on each hidden state of the frozen encoder: three corpora (5 folds) and SAVEE (LOSO)."""
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    import ser_hf
+    from ser_hf.evaluation import with_clip_ids
+    from ser_hf.metrics import scores
+    from ser_hf.splits import protocol_folds
+
+    ds = with_clip_ids(ser_hf.load_corpora(DATA, names=["ravdess", "tess", "savee"], label_set="7"))
+    states = encode_layers(ds.remove_columns("audio") if "audio" in ds.column_names else ds,
+                           RUNS / f"layer_states_all3_{len(ds)}.npz")
+    labels, d = np.asarray(ds["emotion"]), states.shape[-1] // 2
+    savee = ds.filter(lambda r: r["corpus"] == "savee")
+    protocols = (("RAVDESS+TESS+SAVEE 7 classes, 5 speaker folds", ds, "kfold", {"n_folds": 5, "seed": 0}, 65),
+                 ("SAVEE 7 classes, leave one speaker out", savee, "loso", {}, 55))
+    rows = []
+    for benchmark, part, protocol, options, goal in protocols:
+        folds = protocol_folds(part, protocol, **options)
+        for layer in range(states.shape[1]):
+            for pooled, width in (("mean", d), ("mean + std", 2 * d)):
+                uas = []
+                for _, split in folds:
+                    train, test = np.asarray(split["train"]["clip_id"]), np.asarray(split["test"]["clip_id"])
+                    clf = make_pipeline(StandardScaler(), LogisticRegression(C=REFERENCE_C, max_iter=3000))
+                    clf.fit(states[train, layer, :width], labels[train])
+                    uas.append(scores(labels[test], clf.predict(states[test, layer, :width]))["unweighted_accuracy"])
+                what = "the stem's output (+ positions)" if layer == 0 else f"layer {layer}'s output"
+                rows.append(row(f"{benchmark}, frozen whisper-tiny.en + logistic regression, by layer",
+                                f"UA, {what}, {pooled} over frames", round(100 * float(np.mean(uas)), 1), "%",
+                                notes=f"per fold {[round(100 * u, 1) for u in uas]}; 3 s window; C {REFERENCE_C}; "
+                                      f"the baseline's goal {goal} %"))
+    return rows
 
 
 def _reference_uas(ds, features, labels, folds) -> list[float]:
@@ -400,8 +471,8 @@ STAGES = {
 
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(prog="python -m bench.finetune", description=__doc__.split("\n\n")[0])
-    parser.add_argument("stages", nargs="*", default=["reference", "timing", *STAGES],
-                        choices=["reference", "timing", *STAGES])
+    parser.add_argument("stages", nargs="*", default=["reference", "timing", "layers", *STAGES],
+                        choices=["reference", "timing", "layers", *STAGES])
     parser.add_argument("--folds", type=int, nargs="*", help="fold indices to run (default: all)")
     parser.add_argument("--with-padded", action="store_true",
                         help="reference: also measure the accuracy of 30 s padding (ten times the encoder time)")
@@ -424,6 +495,9 @@ def main(argv=None) -> None:
             continue
         if stage == "timing":
             _merge(timing())
+            continue
+        if stage == "layers":
+            _merge(layers())
             continue
         spec = STAGES[stage]
         folds = args.folds if args.folds is not None else list(spec["folds"])
