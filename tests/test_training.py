@@ -313,3 +313,42 @@ def test_teacher_probabilities_cover_every_readable_clip(savee_small, tiny_whisp
         assert p.shape == (7,) and p.sum() == pytest.approx(1.0, abs=1e-5)
     with pytest.raises(ValueError, match="differ from the student"):
         teacher_probabilities(tiny_whisper, ds, label_names("8"))
+
+
+def test_hints_fit_the_teachers_embedding(savee_small, tmp_path):
+    """Feature-level distillation: the hint head learns each training clip's embedding from the pooled
+    features (a speaker code here: +1 for DC's clips, -1 for JE's), the loss counts it only while training,
+    and a model without a hint head, or a clip without an embedding, is an error."""
+    from ser_hf.evaluation import with_clip_ids
+    from ser_hf.training import PadCollator, fit_predict_baseline, per_clip
+
+    names = label_names("7")
+    ds = with_clip_ids(savee_small)
+    code = {i: np.full(4, 1.0 if s == "savee_DC" else -1.0, np.float32) for i, s in zip(ds["clip_id"], ds["speaker"])}
+    config = TrainingConfig(epochs=8, batch_size=8, augment_copies=1, threads=1, crop_frames=None,
+                            model_overrides={"hint_size": 4, "hint_weight": 1.0})
+    _, fe = build_baseline(names)
+    shared = featurize(ds, fe, augment_copies=1, cache_dir=tmp_path / "shared")
+    out = fit_predict_baseline(ds, ds, names, config=config, output_dir=tmp_path / "run", progress=False,
+                               hints=code, features=(shared, ds["clip_id"], ds["clip_id"]))
+    model, test_f = out["model"], out["test_features"]
+    batch = PadCollator()([test_f[i] for i in range(len(test_f))])
+    batch.pop("labels")
+    model.train()  # the pooled features are kept only while training; no_grad keeps the weights as they are
+    with torch.no_grad():
+        model(**batch)
+        said = model.net.hint(model.net.pooled).mean(1).numpy()
+    truth = np.where(np.asarray(test_f["speaker"]) == "savee_DC", 1.0, -1.0)
+    assert np.mean(np.sign(said) == truth) >= 0.9, said
+
+    model.eval()
+    hint = torch.from_numpy(np.stack([code[int(c)] for c in test_f["clip"]]))
+    labels = torch.tensor(test_f["label"])
+    with torch.no_grad():  # inference ignores the hint: the same loss with or without it
+        assert model(**batch, labels=labels, hint_targets=hint).loss == model(**batch, labels=labels).loss
+
+    with pytest.raises(ValueError, match="no hint head"):
+        fit_predict_baseline(ds, ds, names, config=TrainingConfig(epochs=1, threads=1), output_dir=tmp_path / "no",
+                             progress=False, hints=code, features=(shared, ds["clip_id"], ds["clip_id"]))
+    with pytest.raises(ValueError, match="no embedding for 1 training clip"):
+        per_clip(shared.filter(lambda r: r["copy"] == 0), {i: code[i] for i in list(code)[1:]}, "embedding")
