@@ -141,7 +141,7 @@ def encode_layers(ds, cache: Path) -> np.ndarray:
     from ser_hf.models.whisper_clip import fit_window
 
     fe = AutoFeatureExtractor.from_pretrained(BACKBONE)
-    model = AutoModelForAudioClassification.from_pretrained(BACKBONE, num_labels=2).eval()
+    model = AutoModelForAudioClassification.from_pretrained(BACKBONE).eval()  # the encoder is what is read
     fit_window(model, fe, REFERENCE_WINDOW_SECONDS)
     out = []
     with torch.inference_mode():

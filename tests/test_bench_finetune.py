@@ -88,3 +88,24 @@ def test_the_model_card_takes_the_shipped_recipes_rows_only():
     assert [k.split("[recipe ")[-1] for k in kept] == [
         "gpu-w4e8ls]", "gpu-w4e8lss2]", "gpu-w4e8ls, seeds pooled]", "w4e8ls]", "gpu-w4e8]", "w4e8s1]",
         "RAVDESS 8 classes, frozen whisper-tiny.en + logistic regression"]
+
+
+def test_layer_states_pool_each_hidden_state(data_root, tiny_whisper, tmp_path, monkeypatch):
+    """``encode_layers``: one mean and one std per hidden state (the stem's output, then each layer) of
+    each real clip, cached."""
+    import datasets
+    import numpy as np
+    from transformers import WhisperConfig
+
+    import bench.finetune as finetune
+
+    monkeypatch.setattr(finetune, "BACKBONE", tiny_whisper)
+    paths = [str(data_root / "SAVEE" / f"DC_{code}.flac") for code in ("a01", "h01", "n01")]
+    ds = datasets.Dataset.from_dict({"path": paths})
+    states = finetune.encode_layers(ds, tmp_path / "layers.npz")
+    config = WhisperConfig.from_pretrained(tiny_whisper)
+    assert states.shape == (3, config.encoder_layers + 1, 2 * config.d_model)
+    assert (states[..., config.d_model:] > 0).all()  # the std half
+    assert not np.allclose(states[:, 0], states[:, -1])  # the layers differ
+    np.testing.assert_array_equal(finetune.encode_layers(ds.select([0]), tmp_path / "layers.npz"), states)  # cached
+
