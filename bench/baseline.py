@@ -899,6 +899,88 @@ def _frozen_hint(prefix, corpora, protocol, benchmark, goal, kd: bool, **options
                             + (FROZEN_NOTE + f"The teacher alone: {100 * teacher_ua:.1f} % on the same folds." if kd else ""))
 
 
+FRAME_HINT_NOTE = ("Frame by frame: a 1x1 convolution maps the last block's frames (8 of the stem's, 0.16 s) to the "
+                   "frozen encoder's last layer over the same stretch of the clean clip (silence trimmed as the "
+                   "extractor trims it; the first 3 s, Whisper's window here), each dimension standardised over the "
+                   "fold's training clips, mean squared error weighted 1 beside the cross-entropy; augmented copies "
+                   "(stretched and shifted) get no hint. No test speaker's audio is used. ")
+
+
+def _frozen_frame_states(ds, layer: int) -> dict[int, np.ndarray]:
+    """``{clip_id: [frames, 384] float16}``: whisper-tiny.en's frozen hidden state ``layer`` frame by frame (50 a
+    second, aligned with the stem's output) over each clip as the baseline's extractor cleans it, the first
+    3 s (bench.finetune's reference window); cached under ``WORK``."""
+    corpora = "_".join(sorted(set(ds["corpus"])))
+    cache = WORK / f"frame_states_l{layer}_{corpora}_{len(ds)}.npz"
+    if not cache.exists():
+        import torch
+        from transformers import AutoFeatureExtractor, AutoModelForAudioClassification
+
+        from ser_hf.audio import load_audio
+        from ser_hf.models.whisper_clip import fit_window
+        from ser_hf.training import build_baseline
+
+        from .finetune import BACKBONE, REFERENCE_WINDOW_SECONDS
+
+        _, ours = build_baseline(ds.features["emotion"].names, front_end_from=BACKBONE)
+        fe = AutoFeatureExtractor.from_pretrained(BACKBONE)
+        model = AutoModelForAudioClassification.from_pretrained(BACKBONE).eval()
+        fit_window(model, fe, REFERENCE_WINDOW_SECONDS)
+        states, lengths = [], []
+        with torch.inference_mode():
+            for i, path in enumerate(ds["path"]):
+                wave = ours.clean(load_audio(path))
+                frames = min(max(1, -(-len(wave) // (2 * fe.hop_length))), REFERENCE_WINDOW_SECONDS * 50)
+                x = fe(wave, sampling_rate=16000, return_tensors="pt").input_features
+                states.append(model.encoder(x, output_hidden_states=True).hidden_states[layer][0, :frames].numpy())
+                lengths.append(frames)
+                if i % 500 == 0:
+                    print(f"frame states {i}/{len(ds)}", flush=True)
+        WORK.mkdir(parents=True, exist_ok=True)
+        np.savez(cache, states=np.concatenate(states).astype(np.float16), lengths=np.asarray(lengths))
+    saved = np.load(cache)
+    bounds = np.concatenate([[0], np.cumsum(saved["lengths"])])
+    flat = saved["states"]
+    return {i: flat[bounds[i]:bounds[i + 1]] for i in range(len(bounds) - 1)}
+
+
+def _frozen_frame_hints(ds, protocol, layer: int, **options) -> dict:
+    """``{fold name: {clip_id: standardised frame states}}`` (:func:`_frozen_frame_states`) of each fold's training clips."""
+    from ser_hf.evaluation import with_clip_ids
+    from ser_hf.splits import protocol_folds
+
+    ds = with_clip_ids(ds)
+    states = _frozen_frame_states(ds, layer)
+    hints = {}
+    for fold, split in protocol_folds(ds, protocol, **options):
+        rows = [int(i) for i in split["train"]["clip_id"]]
+        frames = np.concatenate([states[i] for i in rows]).astype(np.float32)
+        mean, std = frames.mean(0), frames.std(0) + 1e-6
+        hints[fold] = {i: ((states[i].astype(np.float32) - mean) / std).astype(np.float16) for i in rows}
+    return hints
+
+
+def _frame_hint(prefix, corpora, protocol, benchmark, goal, **options):
+    """The shipped recipe with frame-by-frame hints from the frozen encoder's last layer (:func:`_frozen_frame_hints`)."""
+    ds = _corpus(corpora, "7")
+    hints = _frozen_frame_hints(ds, protocol, WHISPER_LAYERS, **options)
+    return _stem_over_seeds(f"{prefix}_whisper_stem_hint_frames_seed{{seed}}", corpora, "7", protocol,
+                            f"{benchmark}, {STEM}, frame-by-frame hints from the frozen Whisper encoder's last layer",
+                            goal, training_overrides=PITCH4,
+                            model_overrides={"hint_size": 384, "hint_weight": HINT_WEIGHT, "hint_frames": True},
+                            hints=hints, teacher_key=f"frames l{WHISPER_LAYERS}", **options,
+                            notes="Candidate, not shipped: the shipped recipe (+-4 semitone copies) + hints. " + FRAME_HINT_NOTE)
+
+
+def savee_whisper_stem_hint_frames():
+    """SAVEE (seeds 0-2) with frame-by-frame hints from the frozen encoder's last layer."""
+    return _frame_hint("savee_loso", ["savee"], "loso", SAVEE_LOSO, 55)
+
+
+def all3_whisper_stem_hint_frames():
+    return _frame_hint("all3_kfold", ["ravdess", "tess", "savee"], "kfold", ALL3, 65, n_folds=5, seed=0)
+
+
 def all3_whisper_stem_hint_frozen():
     """The shipped recipe with hints from the frozen Whisper encoder, three corpora."""
     return _frozen_hint("all3_kfold", ["ravdess", "tess", "savee"], "kfold", ALL3, 65, False, n_folds=5, seed=0)
@@ -1220,6 +1302,8 @@ EXPERIMENTS = {"ravdess_kfold": ravdess_kfold, "ravdess_seeds": ravdess_seeds, "
                "all3_whisper_stem_hint_kd_frozen": all3_whisper_stem_hint_kd_frozen,
                "savee_whisper_stem_hint_frozen": savee_whisper_stem_hint_frozen,
                "savee_whisper_stem_hint_kd_frozen": savee_whisper_stem_hint_kd_frozen,
+               "savee_whisper_stem_hint_frames": savee_whisper_stem_hint_frames,
+               "all3_whisper_stem_hint_frames": all3_whisper_stem_hint_frames,
                "latency": latency}
 
 

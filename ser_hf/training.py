@@ -305,6 +305,11 @@ class PadCollator:
     ``labels`` are its clip's probabilities, not its class id; the model's loss takes either.
     With ``hint_targets`` (``{clip: teacher embedding}``, see :func:`per_clip`), the batch carries
     each row's clip's embedding as ``hint_targets`` (feature-level distillation, ``MfccCnnConfig.hint_size``).
+    With ``hint_stride`` as well, the embeddings are frame by frame (``{clip: [frames, size]}``, the
+    clean clip's, aligned with its rows' frames): each row gets the stretch its crop kept, averaged over
+    ``hint_stride`` frames (the model's last block's frame), as ``hint_targets`` ``[batch, size, frames]``
+    and ``hint_mask``, which is 0 where the teacher has no frame and for augmented copies (time-stretched
+    and shifted, they no longer line up with the clean clip).
 
     ``skip_front_end``: the rows are a frozen front end's output (:func:`front_end_frames`), and
     the batch tells the model so.
@@ -318,13 +323,14 @@ class PadCollator:
     speaker_stats: dict | None = None
     soft_labels: dict | None = None
     hint_targets: dict | None = None
+    hint_stride: int | None = None
     skip_front_end: bool = False
     speaker_inputs: bool = False
 
     def __call__(self, rows: list[dict]) -> dict:
         import torch
 
-        feats = []
+        feats, starts = [], []
         for row in rows:
             x = np.asarray(row["input_features"], dtype=np.float32)
             if self.speaker_stats is not None and not self.speaker_inputs:
@@ -334,7 +340,10 @@ class PadCollator:
                 rng = np.random.default_rng([self.seed, self.epoch, int(row.get("clip", 0)), int(row.get("copy", 0))])
                 start = int(rng.integers(0, x.shape[0] - self.crop_frames + 1))
                 x = x[start:start + self.crop_frames]
+            else:
+                start = 0
             feats.append(x)
+            starts.append(start)
         width = self.fixed_frames or max(max(f.shape[0] for f in feats), 1)
         batch = np.full((len(feats), feats[0].shape[1], width), self.padding_value, np.float32)
         mask = np.zeros((len(feats), width), np.int64)
@@ -349,13 +358,32 @@ class PadCollator:
             stats = [self.speaker_stats[row["speaker"]] for row in rows]
             out["speaker_mean"] = torch.from_numpy(np.stack([m for m, _ in stats]).astype(np.float32))
             out["speaker_std"] = torch.from_numpy(np.stack([s for _, s in stats]).astype(np.float32))
-        if self.hint_targets is not None:
+        if self.hint_targets is not None and self.hint_stride:
+            out["hint_targets"], out["hint_mask"] = self._frame_hints(rows, starts, width)
+        elif self.hint_targets is not None:
             out["hint_targets"] = torch.from_numpy(np.stack([self.hint_targets[int(r["clip"])] for r in rows]))
         if self.soft_labels is not None:
             out["labels"] = torch.from_numpy(np.stack([self.soft_labels[int(r["clip"])] for r in rows]))
         elif "label" in rows[0]:
             out["labels"] = torch.tensor([int(r["label"]) for r in rows])
         return out
+
+    def _frame_hints(self, rows: list[dict], starts: list[int], width: int):
+        import torch
+
+        stride = self.hint_stride
+        n = -(-width // stride)
+        size = next(iter(self.hint_targets.values())).shape[1]
+        targets = np.zeros((len(rows), size, n), np.float32)
+        mask = np.zeros((len(rows), n), np.float32)
+        for i, (row, start) in enumerate(zip(rows, starts)):
+            if int(row.get("copy", 0)) != 0:
+                continue
+            teacher = self.hint_targets[int(row["clip"])][start:start + min(width, len(row["input_features"]) - start)]
+            for j in range(-(-len(teacher) // stride)):
+                targets[i, :, j] = teacher[j * stride:(j + 1) * stride].mean(0)
+                mask[i, j] = 1.0
+        return torch.from_numpy(targets), torch.from_numpy(mask)
 
 
 def speaker_statistics(features: datasets.Dataset) -> dict[str, tuple[np.ndarray, np.ndarray]]:
@@ -439,7 +467,7 @@ def train_model(model, train_features: datasets.Dataset, eval_features: datasets
                 config: TrainingConfig | None = None, output_dir: str | os.PathLike = "runs/baseline",
                 fixed_frames: int | None = None, progress: bool = True, save_steps: int | None = None,
                 resume_from_checkpoint: str | bool | None = None, speaker_stats: dict | None = None,
-                soft_labels: dict | None = None, hint_targets: dict | None = None):
+                soft_labels: dict | None = None, hint_targets: dict | None = None, hint_stride: int | None = None):
     """Fit ``model`` with ``Trainer``; evaluate (when ``eval_features``) and log every epoch.
 
     Returns the Trainer (``trainer.state.log_history`` holds the per-epoch loss and metrics).
@@ -449,7 +477,8 @@ def train_model(model, train_features: datasets.Dataset, eval_features: datasets
     from one and ends as the uninterrupted run does (``tests/test_faults.py``). ``soft_labels``
     (:func:`soft_targets`) replace the training rows' class ids; evaluation keeps the labels.
     ``hint_targets`` (:func:`per_clip`): a teacher's embedding of each training row's clip, for a model
-    with a hint head (``MfccCnnConfig.hint_size``).
+    with a hint head (``MfccCnnConfig.hint_size``); with ``hint_frames`` models, frame by frame, averaged
+    over ``hint_stride`` of the rows' frames (see :class:`PadCollator`).
     """
     import torch
     from transformers import TrainingArguments, set_seed
@@ -476,7 +505,8 @@ def train_model(model, train_features: datasets.Dataset, eval_features: datasets
     crop = None if fixed_frames or not config.crop_frames else -(-config.crop_frames // (model.front_end_stride if skip else 1))
     inputs = _speaker_inputs(model, speaker_stats)
     collator = PadCollator(crop_frames=crop, fixed_frames=fixed_frames, seed=config.seed, speaker_stats=speaker_stats,
-                           soft_labels=soft_labels, hint_targets=hint_targets, skip_front_end=skip,
+                           soft_labels=soft_labels, hint_targets=hint_targets, hint_stride=hint_stride,
+                           skip_front_end=skip,
                            speaker_inputs=inputs)
     # Evaluation must see whole clips: its own collator, without the random crop.
     eval_collator = PadCollator(fixed_frames=fixed_frames, speaker_stats=speaker_stats, skip_front_end=skip,
@@ -687,17 +717,19 @@ def fit_predict_baseline(train_ds: datasets.Dataset, test_ds: datasets.Dataset, 
     if teacher is not None and config.distill_weight > 0:
         soft = soft_targets(train_f, teacher, len(names), config.distill_weight,
                             None if features is not None else train_ds["clip_id"])
-    hint_targets = None
+    hint_targets, hint_stride = None, None
     if hints is not None:
         if not model.config.hint_size:
             raise ValueError("hints given, but the model has no hint head: set hint_size in config.model_overrides")
         hint_targets = per_clip(train_f, hints, "embedding", None if features is not None else train_ds["clip_id"])
+        if model.config.hint_frames:
+            hint_stride = model.frames_per_last_block_frame(_skips_front_end(model, train_f))
     stats = None
     if config.speaker_norm and architecture != "seed":  # speaker CMVN; test speakers' from their unlabelled clips
         stats = {**speaker_statistics(train_f), **speaker_statistics(test_f)}
     trainer = train_model(model, train_f, test_f, config, output_dir=output_dir,
                           fixed_frames=fe.fixed_frames, progress=progress, speaker_stats=stats, soft_labels=soft,
-                          hint_targets=hint_targets)
+                          hint_targets=hint_targets, hint_stride=hint_stride)
     logits = predict(model, test_f, fixed_frames=fe.fixed_frames, speaker_stats=stats)
     return {
         "y_true": np.asarray(test_f["label"]), "y_pred": logits.argmax(-1), "corpus": list(test_f["corpus"]),

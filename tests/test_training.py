@@ -352,3 +352,39 @@ def test_hints_fit_the_teachers_embedding(savee_small, tmp_path):
                              progress=False, hints=code, features=(shared, ds["clip_id"], ds["clip_id"]))
     with pytest.raises(ValueError, match="no embedding for 1 training clip"):
         per_clip(shared.filter(lambda r: r["copy"] == 0), {i: code[i] for i in list(code)[1:]}, "embedding")
+
+
+def test_frame_hints_follow_the_crop_and_skip_augmented_copies():
+    """Frame hints: each row gets the teacher frames its random crop kept, averaged per last-block frame;
+    frames past the teacher's end and augmented copies are masked out, and the loss reads only the rest."""
+    from ser_hf.models import MfccCnnConfig, MfccCnnForAudioClassification
+    from ser_hf.training import PadCollator
+
+    model = MfccCnnForAudioClassification(MfccCnnConfig(num_labels=3, channels=[8, 8, 8], hint_size=4, hint_frames=True))
+    stride = model.frames_per_last_block_frame()
+    assert stride == 8  # the first block's stride 2, then two poolings
+    rng = np.random.default_rng(0)
+    teacher = {0: rng.normal(size=(60, 4)).astype(np.float32), 1: rng.normal(size=(40, 4)).astype(np.float32)}
+    rows = [{"input_features": rng.normal(size=(100, 64)).astype(np.float32), "clip": 0, "copy": 0, "label": 1},
+            {"input_features": rng.normal(size=(40, 64)).astype(np.float32), "clip": 1, "copy": 0, "label": 2},
+            {"input_features": rng.normal(size=(45, 64)).astype(np.float32), "clip": 1, "copy": 1, "label": 2}]
+    collator = PadCollator(crop_frames=48, seed=3, hint_targets=teacher, hint_stride=stride)
+    batch = collator(rows)
+    start = int(np.random.default_rng([3, 0, 0, 0]).integers(0, 100 - 48 + 1))  # the collator's crop of row 0
+    kept = teacher[0][start:start + 48]
+    assert batch["hint_targets"].shape == (3, 4, 6)
+    for j in range(6):
+        if j * stride < len(kept):
+            np.testing.assert_allclose(batch["hint_targets"][0, :, j], kept[j * stride:(j + 1) * stride].mean(0), rtol=1e-5)
+    np.testing.assert_array_equal(batch["hint_mask"][0], [1.0 if j * stride < len(kept) else 0.0 for j in range(6)])
+    np.testing.assert_array_equal(batch["hint_mask"][1], [1, 1, 1, 1, 1, 0])  # 40 frames: 5 of 8
+    assert batch["hint_mask"][2].sum() == 0  # the augmented copy
+
+    model.train()
+    torch.manual_seed(0)
+    loss = model(**batch).loss
+    moved = dict(batch, hint_targets=batch["hint_targets"] + 100 * (1 - batch["hint_mask"])[:, None, :])
+    torch.manual_seed(0)
+    assert torch.isclose(model(**moved).loss, loss)  # masked frames do not count
+    torch.manual_seed(0)
+    assert model(**dict(batch, hint_targets=batch["hint_targets"] + 10)).loss > loss + 10  # the kept ones do

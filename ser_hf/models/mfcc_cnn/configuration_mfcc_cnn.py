@@ -72,6 +72,9 @@ class MfccCnnConfig(PretrainedConfig):
             states): feature-level distillation, which hands the network hundreds of numbers per clip on
             how a model of many speakers hears it, where soft labels hand it seven. Inference ignores it.
         hint_weight: the weight of the hint's mean squared error beside the cross-entropy.
+        hint_frames: the hint is frame by frame (``cnn1d``): a 1x1 convolution maps the last block's frames to
+            the teacher's states of the same stretch of audio (``hint_targets`` ``[batch, hint_size, frames]``
+            with ``hint_mask`` ``[batch, frames]``), rather than the pooled features to one embedding per clip.
     """
 
     model_type = "mfcc_cnn"
@@ -83,7 +86,7 @@ class MfccCnnConfig(PretrainedConfig):
                  time_mask_width: int = 20, normalization: str = "utterance", pooling: str = "meanmax",
                  mixup_alpha: float = 0.0, front_end: str | None = None, front_end_channels: int = 384,
                  freeze_front_end: bool = True, first_kernel_size: int = 5, first_stride: int | None = None,
-                 hint_size: int = 0, hint_weight: float = 1.0, **kwargs):
+                 hint_size: int = 0, hint_weight: float = 1.0, hint_frames: bool = False, **kwargs):
         if architecture not in ARCHITECTURES:
             raise ValueError(f"unknown architecture {architecture!r}; choose one of {ARCHITECTURES}")
         if normalization not in NORMALIZATIONS:
@@ -117,6 +120,9 @@ class MfccCnnConfig(PretrainedConfig):
             raise ValueError("hint_size needs architecture 'cnn1d' or 'cnn2d' (the seed network has no pooled features)")
         self.hint_size = int(hint_size)
         self.hint_weight = float(hint_weight)
+        if hint_frames and architecture != "cnn1d":
+            raise ValueError("hint_frames needs architecture 'cnn1d' (its last block's frames are the hinted ones)")
+        self.hint_frames = bool(hint_frames)
         self.num_features = num_features
         # ``seed`` has no conv widths of its own; it keeps cnn1d's, as its saved configs always had.
         self.channels = list(channels if channels is not None

@@ -136,8 +136,16 @@ class _Front(nn.Module):
         self.dropout = nn.Dropout(config.dropout)
         self.classifier = nn.Linear(2 * pooled_channels + 2 * level_rows, config.num_labels)
         hint = getattr(config, "hint_size", 0)
-        self.hint = nn.Linear(2 * pooled_channels + 2 * level_rows, hint) if hint else None
-        self.pooled = None  # the last forward's pooled features, read by the hint loss while training
+        self.hint_frames = bool(getattr(config, "hint_frames", False))
+        if not hint:
+            self.hint = None
+        elif self.hint_frames:
+            self.hint = nn.Conv1d(pooled_channels, hint, 1)
+        else:
+            self.hint = nn.Linear(2 * pooled_channels + 2 * level_rows, hint)
+        # What the hint reads, kept from the last forward while training: the pooled features, or with
+        # ``hint_frames`` the last block's frames and their mask.
+        self.pooled = None
 
     @staticmethod
     def speaker_levels(x: torch.Tensor, mask: torch.Tensor, speaker: tuple) -> torch.Tensor:
@@ -189,7 +197,9 @@ class _Front(nn.Module):
             mean = (x * m).sum(-1) / m.sum(-1).clamp(min=1.0)
             second = x.masked_fill(m == 0, float("-inf")).amax(-1)
         pooled = torch.cat([mean, second] + ([levels] if levels is not None else []), dim=1)
-        self.pooled = pooled if self.training and self.hint is not None else None
+        self.pooled = None
+        if self.training and self.hint is not None:
+            self.pooled = (x, m[:, 0]) if self.hint_frames else pooled
         return self.classifier(self.dropout(pooled))
 
 
@@ -337,6 +347,16 @@ class MfccCnnForAudioClassification(MfccCnnPreTrainedModel):
         """Input frames per front-end frame (Whisper's stem halves the frame rate)."""
         return 2 if getattr(self.config, "front_end", None) == "whisper" else 1
 
+    def frames_per_last_block_frame(self, skip_front_end: bool = False) -> int:
+        """Input rows' frames per frame of ``cnn1d``'s last block (the frame hints' stride): the front
+        end's stride (unless the rows are its output already), the first block's stride and each pooling."""
+        if self.config.architecture != "cnn1d":
+            raise ValueError(f"architecture {self.config.architecture!r} has no 1-D frames to hint")
+        stride = 1 if skip_front_end else self.front_end_stride
+        for block in self.net.blocks:
+            stride *= block[0].stride[0] * (2 if len(block) > 3 else 1)
+        return stride
+
     @property
     def takes_speaker_statistics(self) -> bool:
         """Whether ``forward`` measures the front end's output against ``speaker_mean``/``speaker_std``
@@ -362,7 +382,8 @@ class MfccCnnForAudioClassification(MfccCnnPreTrainedModel):
     def forward(self, input_features: torch.Tensor, attention_mask: torch.Tensor | None = None,
                 labels: torch.Tensor | None = None, return_dict: bool | None = None,
                 skip_front_end: bool = False, speaker_mean: torch.Tensor | None = None,
-                speaker_std: torch.Tensor | None = None, hint_targets: torch.Tensor | None = None, **kwargs):
+                speaker_std: torch.Tensor | None = None, hint_targets: torch.Tensor | None = None,
+                hint_mask: torch.Tensor | None = None, **kwargs):
         if (speaker_mean is None) != (speaker_std is None):
             raise ValueError("pass speaker_mean and speaker_std together")
         if speaker_mean is not None and not self.takes_speaker_statistics:
@@ -400,6 +421,15 @@ class MfccCnnForAudioClassification(MfccCnnPreTrainedModel):
                 raise ValueError("hint_targets given, but this model has no hint head (config.hint_size is 0)")
             if mix is not None:
                 raise ValueError("hint_targets do not go with mixup: a blended clip has no teacher embedding")
-            hint_loss = nn.functional.mse_loss(hint(self.net.pooled), hint_targets.to(logits.dtype))
+            if self.net.hint_frames:
+                frames, mask = self.net.pooled
+                if hint_mask is None or hint_targets.shape[-1] != frames.shape[-1]:
+                    raise ValueError(f"frame hints need hint_mask and {frames.shape[-1]} frames, got "
+                                     f"{tuple(hint_targets.shape)}{'' if hint_mask is not None else ' without a mask'}")
+                keep = mask * hint_mask.to(frames.dtype)
+                error = (hint(frames) - hint_targets.to(frames.dtype)).pow(2).mean(1)
+                hint_loss = (error * keep).sum() / keep.sum().clamp(min=1.0)
+            else:
+                hint_loss = nn.functional.mse_loss(hint(self.net.pooled), hint_targets.to(logits.dtype))
             loss = hint_loss * self.config.hint_weight if loss is None else loss + self.config.hint_weight * hint_loss
         return SequenceClassifierOutput(loss=loss, logits=logits)
