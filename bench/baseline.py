@@ -47,7 +47,10 @@ stage keeps ±2, :data:`PITCH2`, and ``all3_`` / ``ravdess_whisper_stem_seeds`` 
 ``all3_whisper_stem_copies2`` (two augmented copies, 13 epochs: the same steps). ``all3_`` and
 ``savee_whisper_stem_kd_frozen`` distil the shipped recipe from a teacher that needs no fine-tuning, the frozen
 Whisper encoder + logistic regression of each fold (``_crossfit``: each clip's probabilities from a regression
-without its speaker); their encoder states are cached under ``SER_BENCH_WORK``.
+without its speaker; ``_last``: the regression on the encoder's last layer, mean + std over frames); their
+encoder states are cached under ``SER_BENCH_WORK``. ``*_whisper_stem_hint_frozen`` (``_hint_kd_frozen``: with
+that distillation too) fit a training-only head to the frozen encoder's states of each clip (feature-level
+distillation, ``MfccCnnConfig.hint_size``); ``*_whisper_stem_hint_frames``, frame by frame to its last layer.
 
 Each experiment writes its full report (JSON, confusion matrix, curves) under
 ``bench/results/baseline/<experiment>/`` and its rows into ``bench/results/baseline.json``;
