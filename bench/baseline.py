@@ -869,19 +869,27 @@ HINT_NOTE = ("Feature-level distillation (hints): a linear map of the network's 
              "speaker's audio is used. ")
 
 
-def _frozen_hints(ds, protocol, **options) -> dict:
-    """``{fold name: {clip_id: standardised frozen encoder states}}`` for each fold's training clips."""
-    from ser_hf.evaluation import with_clip_ids
+def _standardised_per_fold(ds, protocol, states, **options) -> dict:
+    """``{fold name: {clip_id: states[clip_id] standardised}}`` for each fold's training clips: each dimension
+    to zero mean and unit variance over the fold's training clips (over their frames, for frame states), so
+    the test speakers' audio sets no statistic. ``states``: one array per clip id, its dtype kept."""
     from ser_hf.splits import protocol_folds
 
-    ds = with_clip_ids(ds)
-    states = _frozen_states(ds)
     hints = {}
     for fold, split in protocol_folds(ds, protocol, **options):
-        rows = np.asarray(split["train"]["clip_id"])
-        mean, std = states[rows].mean(0), states[rows].std(0) + 1e-6
-        hints[fold] = dict(zip(rows.tolist(), ((states[rows] - mean) / std).astype(np.float32)))
+        rows = [int(i) for i in split["train"]["clip_id"]]
+        values = np.concatenate([np.atleast_2d(states[i]) for i in rows]).astype(np.float32)
+        mean, std = values.mean(0), values.std(0) + 1e-6
+        hints[fold] = {i: ((states[i].astype(np.float32) - mean) / std).astype(states[i].dtype) for i in rows}
     return hints
+
+
+def _frozen_hints(ds, protocol, **options) -> dict:
+    """:func:`_standardised_per_fold` of the frozen encoder's pooled states (:func:`_frozen_states`)."""
+    from ser_hf.evaluation import with_clip_ids
+
+    ds = with_clip_ids(ds)
+    return _standardised_per_fold(ds, protocol, _frozen_states(ds), **options)
 
 
 def _frozen_hint(prefix, corpora, protocol, benchmark, goal, kd: bool, **options):
@@ -916,31 +924,14 @@ def _frozen_frame_states(ds, layer: int) -> dict[int, np.ndarray]:
     corpora = "_".join(sorted(set(ds["corpus"])))
     cache = WORK / f"frame_states_l{layer}_{corpora}_{len(ds)}.npz"
     if not cache.exists():
-        import torch
-        from transformers import AutoFeatureExtractor, AutoModelForAudioClassification
-
-        from ser_hf.audio import load_audio
-        from ser_hf.models.whisper_clip import fit_window
         from ser_hf.training import build_baseline
 
-        from .finetune import BACKBONE, REFERENCE_WINDOW_SECONDS
+        from .finetune import BACKBONE, hidden_states
 
         _, ours = build_baseline(ds.features["emotion"].names, front_end_from=BACKBONE)
-        fe = AutoFeatureExtractor.from_pretrained(BACKBONE)
-        model = AutoModelForAudioClassification.from_pretrained(BACKBONE).eval()
-        fit_window(model, fe, REFERENCE_WINDOW_SECONDS)
-        states, lengths = [], []
-        with torch.inference_mode():
-            for i, path in enumerate(ds["path"]):
-                wave = ours.clean(load_audio(path))
-                frames = min(max(1, -(-len(wave) // (2 * fe.hop_length))), REFERENCE_WINDOW_SECONDS * 50)
-                x = fe(wave, sampling_rate=16000, return_tensors="pt").input_features
-                states.append(model.encoder(x, output_hidden_states=True).hidden_states[layer][0, :frames].numpy())
-                lengths.append(frames)
-                if i % 500 == 0:
-                    print(f"frame states {i}/{len(ds)}", flush=True)
+        states = [h[layer] for h in hidden_states(ds["path"], clean=ours.clean)]
         WORK.mkdir(parents=True, exist_ok=True)
-        np.savez(cache, states=np.concatenate(states).astype(np.float16), lengths=np.asarray(lengths))
+        np.savez(cache, states=np.concatenate(states).astype(np.float16), lengths=np.asarray([len(s) for s in states]))
     saved = np.load(cache)
     bounds = np.concatenate([[0], np.cumsum(saved["lengths"])])
     flat = saved["states"]
@@ -950,17 +941,9 @@ def _frozen_frame_states(ds, layer: int) -> dict[int, np.ndarray]:
 def _frozen_frame_hints(ds, protocol, layer: int, **options) -> dict:
     """``{fold name: {clip_id: standardised frame states}}`` (:func:`_frozen_frame_states`) of each fold's training clips."""
     from ser_hf.evaluation import with_clip_ids
-    from ser_hf.splits import protocol_folds
 
     ds = with_clip_ids(ds)
-    states = _frozen_frame_states(ds, layer)
-    hints = {}
-    for fold, split in protocol_folds(ds, protocol, **options):
-        rows = [int(i) for i in split["train"]["clip_id"]]
-        frames = np.concatenate([states[i] for i in rows]).astype(np.float32)
-        mean, std = frames.mean(0), frames.std(0) + 1e-6
-        hints[fold] = {i: ((states[i].astype(np.float32) - mean) / std).astype(np.float16) for i in rows}
-    return hints
+    return _standardised_per_fold(ds, protocol, _frozen_frame_states(ds, layer), **options)
 
 
 def _frame_hint(prefix, corpora, protocol, benchmark, goal, **options):

@@ -128,12 +128,10 @@ def encode_reference(ds, cache: Path, variants=("padded", "window", "own")) -> d
     return result
 
 
-def encode_layers(ds, cache: Path) -> np.ndarray:
-    """``[clips, layers + 1, 2 x d_model]``: the mean and the std over the real frames of each hidden state
-    of the frozen encoder (the stem's output with positions, then each layer's), 3 s window as the
-    reference; cached in ``cache`` (npz)."""
-    if cache.exists():
-        return np.load(cache)["states"]
+def hidden_states(paths, clean=None):
+    """Each clip's hidden states of the frozen encoder (the stem's output with positions, then each layer's),
+    ``[layers + 1, frames, d_model]`` over its real frames (50 a second), in a 3 s window as the reference;
+    ``clean``: a function of the waveform applied first (e.g. the baseline extractor's silence trim)."""
     import torch
     from transformers import AutoFeatureExtractor, AutoModelForAudioClassification
 
@@ -143,17 +141,22 @@ def encode_layers(ds, cache: Path) -> np.ndarray:
     fe = AutoFeatureExtractor.from_pretrained(BACKBONE)
     model = AutoModelForAudioClassification.from_pretrained(BACKBONE).eval()  # the encoder is what is read
     fit_window(model, fe, REFERENCE_WINDOW_SECONDS)
-    out = []
     with torch.inference_mode():
-        for i, path in enumerate(ds["path"]):
-            audio = load_audio(path)
+        for i, path in enumerate(paths):
+            audio = load_audio(path) if clean is None else clean(load_audio(path))
             frames = min(max(1, int(np.ceil(len(audio) / fe.hop_length / 2))), REFERENCE_WINDOW_SECONDS * 50)
             x = fe(audio, sampling_rate=16000, return_tensors="pt").input_features
-            states = torch.stack(model.encoder(x, output_hidden_states=True).hidden_states, 0)[:, 0, :frames]
-            out.append(torch.cat([states.mean(1), states.std(1, correction=0)], -1).numpy())
             if i % 500 == 0:
-                print(f"encoded {i}/{len(ds)}", flush=True)
-    states = np.stack(out).astype(np.float32)
+                print(f"encoded {i}/{len(paths)}", flush=True)
+            yield torch.stack(model.encoder(x, output_hidden_states=True).hidden_states, 0)[:, 0, :frames].numpy()
+
+
+def encode_layers(ds, cache: Path) -> np.ndarray:
+    """``[clips, layers + 1, 2 x d_model]``: the mean and the std over the real frames of each of
+    :func:`hidden_states`; cached in ``cache`` (npz)."""
+    if cache.exists():
+        return np.load(cache)["states"]
+    states = np.stack([np.concatenate([h.mean(1), h.std(1)], -1) for h in hidden_states(ds["path"])]).astype(np.float32)
     cache.parent.mkdir(parents=True, exist_ok=True)
     np.savez(cache, states=states)
     return states

@@ -337,7 +337,7 @@ def test_hints_fit_the_teachers_embedding(savee_small, tmp_path):
     model.train()  # the pooled features are kept only while training; no_grad keeps the weights as they are
     with torch.no_grad():
         model(**batch)
-        said = model.net.hint(model.net.pooled).mean(1).numpy()
+        said = model.net.hint(model.net.hinted).mean(1).numpy()
     truth = np.where(np.asarray(test_f["speaker"]) == "savee_DC", 1.0, -1.0)
     assert np.mean(np.sign(said) == truth) >= 0.9, said
 

@@ -145,7 +145,7 @@ class _Front(nn.Module):
             self.hint = nn.Linear(2 * pooled_channels + 2 * level_rows, hint)
         # What the hint reads, kept from the last forward while training: the pooled features, or with
         # ``hint_frames`` the last block's frames and their mask.
-        self.pooled = None
+        self.hinted = None
 
     @staticmethod
     def speaker_levels(x: torch.Tensor, mask: torch.Tensor, speaker: tuple) -> torch.Tensor:
@@ -197,9 +197,9 @@ class _Front(nn.Module):
             mean = (x * m).sum(-1) / m.sum(-1).clamp(min=1.0)
             second = x.masked_fill(m == 0, float("-inf")).amax(-1)
         pooled = torch.cat([mean, second] + ([levels] if levels is not None else []), dim=1)
-        self.pooled = None
+        self.hinted = None
         if self.training and self.hint is not None:
-            self.pooled = (x, m[:, 0]) if self.hint_frames else pooled
+            self.hinted = (x, m[:, 0]) if self.hint_frames else pooled
         return self.classifier(self.dropout(pooled))
 
 
@@ -422,7 +422,7 @@ class MfccCnnForAudioClassification(MfccCnnPreTrainedModel):
             if mix is not None:
                 raise ValueError("hint_targets do not go with mixup: a blended clip has no teacher embedding")
             if self.net.hint_frames:
-                frames, mask = self.net.pooled
+                frames, mask = self.net.hinted
                 if hint_mask is None or hint_targets.shape[-1] != frames.shape[-1]:
                     raise ValueError(f"frame hints need hint_mask and {frames.shape[-1]} frames, got "
                                      f"{tuple(hint_targets.shape)}{'' if hint_mask is not None else ' without a mask'}")
@@ -430,6 +430,6 @@ class MfccCnnForAudioClassification(MfccCnnPreTrainedModel):
                 error = (hint(frames) - hint_targets.to(frames.dtype)).pow(2).mean(1)
                 hint_loss = (error * keep).sum() / keep.sum().clamp(min=1.0)
             else:
-                hint_loss = nn.functional.mse_loss(hint(self.net.pooled), hint_targets.to(logits.dtype))
+                hint_loss = nn.functional.mse_loss(hint(self.net.hinted), hint_targets.to(logits.dtype))
             loss = hint_loss * self.config.hint_weight if loss is None else loss + self.config.hint_weight * hint_loss
         return SequenceClassifierOutput(loss=loss, logits=logits)
