@@ -47,7 +47,8 @@ stage keeps ±2, :data:`PITCH2`, and ``all3_`` / ``ravdess_whisper_stem_seeds`` 
 ``all3_whisper_stem_copies2`` (two augmented copies, 13 epochs: the same steps). ``all3_`` and
 ``savee_whisper_stem_kd_frozen`` distil the shipped recipe from a teacher that needs no fine-tuning, the frozen
 Whisper encoder + logistic regression of each fold (``_crossfit``: each clip's probabilities from a regression
-without its speaker; ``_last``: the regression on the encoder's last layer, mean + std over frames); their
+without its speaker; ``_last``: the regression on the encoder's last layer, mean + std over frames, and
+``savee_whisper_stem_kd_frozen_last_crossfit`` both); their
 encoder states are cached under ``SER_BENCH_WORK``. ``*_whisper_stem_hint_frozen`` (``_hint_kd_frozen``: with
 that distillation too) fit a training-only head to the frozen encoder's states of each clip (feature-level
 distillation, ``MfccCnnConfig.hint_size``); ``*_whisper_stem_hint_frames``, frame by frame to its last layer.
@@ -1027,6 +1028,11 @@ def savee_whisper_stem_kd_frozen_last():
     return _savee_frozen_kd(crossfit=False, layer=WHISPER_LAYERS)
 
 
+def savee_whisper_stem_kd_frozen_last_crossfit():
+    """The last layer's teacher, cross-fitted: each clip's probabilities from a regression without its speaker."""
+    return _savee_frozen_kd(crossfit=True, layer=WHISPER_LAYERS)
+
+
 def all3_whisper_stem_kd_frozen():
     """The shipped recipe distilled from the frozen Whisper encoder + logistic regression of each fold."""
     return _all3_frozen_kd(crossfit=False)
@@ -1284,6 +1290,7 @@ EXPERIMENTS = {"ravdess_kfold": ravdess_kfold, "ravdess_seeds": ravdess_seeds, "
                "all3_whisper_stem_copies2": all3_whisper_stem_copies2,
                "all3_whisper_stem_kd_frozen_last": all3_whisper_stem_kd_frozen_last,
                "savee_whisper_stem_kd_frozen_last": savee_whisper_stem_kd_frozen_last,
+               "savee_whisper_stem_kd_frozen_last_crossfit": savee_whisper_stem_kd_frozen_last_crossfit,
                "all3_whisper_stem_hint_frozen": all3_whisper_stem_hint_frozen,
                "all3_whisper_stem_hint_kd_frozen": all3_whisper_stem_hint_kd_frozen,
                "savee_whisper_stem_hint_frozen": savee_whisper_stem_hint_frozen,
