@@ -174,8 +174,7 @@ def layers() -> list[dict]:
     from ser_hf.splits import protocol_folds
 
     ds = with_clip_ids(ser_hf.load_corpora(DATA, names=["ravdess", "tess", "savee"], label_set="7"))
-    states = encode_layers(ds.remove_columns("audio") if "audio" in ds.column_names else ds,
-                           RUNS / f"layer_states_all3_{len(ds)}.npz")
+    states = encode_layers(ds, RUNS / f"layer_states_all3_{len(ds)}.npz")  # reads the paths only
     labels, d = np.asarray(ds["emotion"]), states.shape[-1] // 2
     savee = ds.filter(lambda r: r["corpus"] == "savee")
     protocols = (("RAVDESS+TESS+SAVEE 7 classes, 5 speaker folds", ds, "kfold", {"n_folds": 5, "seed": 0}, 65),

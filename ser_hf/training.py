@@ -359,7 +359,7 @@ class PadCollator:
             out["speaker_mean"] = torch.from_numpy(np.stack([m for m, _ in stats]).astype(np.float32))
             out["speaker_std"] = torch.from_numpy(np.stack([s for _, s in stats]).astype(np.float32))
         if self.hint_targets is not None and self.hint_stride:
-            out["hint_targets"], out["hint_mask"] = self._frame_hints(rows, starts, width)
+            out["hint_targets"], out["hint_mask"] = self._frame_hints(rows, starts, [len(f) for f in feats], width)
         elif self.hint_targets is not None:
             out["hint_targets"] = torch.from_numpy(np.stack([self.hint_targets[int(r["clip"])] for r in rows]))
         if self.soft_labels is not None:
@@ -368,7 +368,7 @@ class PadCollator:
             out["labels"] = torch.tensor([int(r["label"]) for r in rows])
         return out
 
-    def _frame_hints(self, rows: list[dict], starts: list[int], width: int):
+    def _frame_hints(self, rows: list[dict], starts: list[int], lengths: list[int], width: int):
         import torch
 
         stride = self.hint_stride
@@ -376,10 +376,10 @@ class PadCollator:
         size = next(iter(self.hint_targets.values())).shape[1]
         targets = np.zeros((len(rows), size, n), np.float32)
         mask = np.zeros((len(rows), n), np.float32)
-        for i, (row, start) in enumerate(zip(rows, starts)):
+        for i, (row, start, length) in enumerate(zip(rows, starts, lengths)):
             if int(row.get("copy", 0)) != 0:
                 continue
-            teacher = self.hint_targets[int(row["clip"])][start:start + min(width, len(row["input_features"]) - start)]
+            teacher = self.hint_targets[int(row["clip"])][start:start + min(width, length)]
             for j in range(-(-len(teacher) // stride)):
                 targets[i, :, j] = teacher[j * stride:(j + 1) * stride].mean(0)
                 mask[i, j] = 1.0
@@ -467,7 +467,7 @@ def train_model(model, train_features: datasets.Dataset, eval_features: datasets
                 config: TrainingConfig | None = None, output_dir: str | os.PathLike = "runs/baseline",
                 fixed_frames: int | None = None, progress: bool = True, save_steps: int | None = None,
                 resume_from_checkpoint: str | bool | None = None, speaker_stats: dict | None = None,
-                soft_labels: dict | None = None, hint_targets: dict | None = None, hint_stride: int | None = None):
+                soft_labels: dict | None = None, hint_targets: dict | None = None):
     """Fit ``model`` with ``Trainer``; evaluate (when ``eval_features``) and log every epoch.
 
     Returns the Trainer (``trainer.state.log_history`` holds the per-epoch loss and metrics).
@@ -478,7 +478,7 @@ def train_model(model, train_features: datasets.Dataset, eval_features: datasets
     (:func:`soft_targets`) replace the training rows' class ids; evaluation keeps the labels.
     ``hint_targets`` (:func:`per_clip`): a teacher's embedding of each training row's clip, for a model
     with a hint head (``MfccCnnConfig.hint_size``); with ``hint_frames`` models, frame by frame, averaged
-    over ``hint_stride`` of the rows' frames (see :class:`PadCollator`).
+    over the rows' frames of one last-block frame (see :class:`PadCollator`).
     """
     import torch
     from transformers import TrainingArguments, set_seed
@@ -504,10 +504,10 @@ def train_model(model, train_features: datasets.Dataset, eval_features: datasets
         raise ValueError("the training and evaluation rows must both be extractor frames or both the front end's output")
     crop = None if fixed_frames or not config.crop_frames else -(-config.crop_frames // (model.front_end_stride if skip else 1))
     inputs = _speaker_inputs(model, speaker_stats)
+    hint_stride = model.frames_per_last_block_frame(skip) if hint_targets is not None and model.config.hint_frames else None
     collator = PadCollator(crop_frames=crop, fixed_frames=fixed_frames, seed=config.seed, speaker_stats=speaker_stats,
                            soft_labels=soft_labels, hint_targets=hint_targets, hint_stride=hint_stride,
-                           skip_front_end=skip,
-                           speaker_inputs=inputs)
+                           skip_front_end=skip, speaker_inputs=inputs)
     # Evaluation must see whole clips: its own collator, without the random crop.
     eval_collator = PadCollator(fixed_frames=fixed_frames, speaker_stats=speaker_stats, skip_front_end=skip,
                                 speaker_inputs=inputs)
@@ -717,19 +717,17 @@ def fit_predict_baseline(train_ds: datasets.Dataset, test_ds: datasets.Dataset, 
     if teacher is not None and config.distill_weight > 0:
         soft = soft_targets(train_f, teacher, len(names), config.distill_weight,
                             None if features is not None else train_ds["clip_id"])
-    hint_targets, hint_stride = None, None
+    hint_targets = None
     if hints is not None:
         if not model.config.hint_size:
             raise ValueError("hints given, but the model has no hint head: set hint_size in config.model_overrides")
         hint_targets = per_clip(train_f, hints, "embedding", None if features is not None else train_ds["clip_id"])
-        if model.config.hint_frames:
-            hint_stride = model.frames_per_last_block_frame(_skips_front_end(model, train_f))
     stats = None
     if config.speaker_norm and architecture != "seed":  # speaker CMVN; test speakers' from their unlabelled clips
         stats = {**speaker_statistics(train_f), **speaker_statistics(test_f)}
     trainer = train_model(model, train_f, test_f, config, output_dir=output_dir,
                           fixed_frames=fe.fixed_frames, progress=progress, speaker_stats=stats, soft_labels=soft,
-                          hint_targets=hint_targets, hint_stride=hint_stride)
+                          hint_targets=hint_targets)
     logits = predict(model, test_f, fixed_frames=fe.fixed_frames, speaker_stats=stats)
     return {
         "y_true": np.asarray(test_f["label"]), "y_pred": logits.argmax(-1), "corpus": list(test_f["corpus"]),
