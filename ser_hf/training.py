@@ -635,7 +635,8 @@ def build_baseline(names: list[str], architecture: str = "cnn1d", seed: int | No
 
     # The stem is read before seeding: loading a checkpoint draws random numbers (its new head), and
     # the first load in a process would otherwise start the network from other weights than the next.
-    stem = _whisper_stem(str(front_end_from)) if front_end_from is not None else None
+    layers = int(config_overrides.get("front_end_layers", 0))
+    stem = _whisper_stem(str(front_end_from), layers) if front_end_from is not None else None
     if seed is not None:
         set_seed(seed)
 
@@ -655,10 +656,12 @@ def build_baseline(names: list[str], architecture: str = "cnn1d", seed: int | No
         design = {"freq_mask_width": 32, "time_mask_width": 10,  # over 384 channels at 50 frames/s
                   **({"normalization": "speaker"} if speaker_norm else {}), **config_overrides}
         config = MfccCnnConfig(architecture=architecture, num_features=fe.feature_size, use_deltas=False,
-                               front_end="whisper", front_end_channels=channels,
+                               front_end="whisper", front_end_channels=channels, front_end_heads=stem.heads,
+                               **({} if "front_end_ffn_dim" in design else {"front_end_ffn_dim": stem.ffn_dim}),
                                id2label=id2label, label2id=label2id, **design)
         model = MfccCnnForAudioClassification(config)
-        model.net.front_end.load_state_dict(stem)
+        own = model.net.front_end.state_dict()
+        model.net.front_end.load_state_dict({k: v for k, v in stem.items() if k in own})  # strict: all of its own
         return model, fe
     else:
         fe = MfccCnnFeatureExtractor(speaker_normalization=speaker_norm)
@@ -669,9 +672,16 @@ def build_baseline(names: list[str], architecture: str = "cnn1d", seed: int | No
     return MfccCnnForAudioClassification(config), fe
 
 
+class _Stem(dict):
+    """A front end's weights (a state dict) and the shape of its layers (attention heads, feed-forward width)."""
+    heads: int = 6
+    ffn_dim: int | None = None
+
+
 @functools.lru_cache(maxsize=4)
-def _whisper_stem(checkpoint: str) -> dict:
-    """The ``conv1``/``conv2`` weights of a Whisper checkpoint's encoder (folder or Hub id).
+def _whisper_stem(checkpoint: str, layers: int = 0) -> _Stem:
+    """The ``conv1``/``conv2`` weights of a Whisper checkpoint's encoder (folder or Hub id), and
+    those of its first ``layers`` transformer layers.
 
     Loaded once per process: every fold of a protocol starts from the same stem.
     """
@@ -681,7 +691,12 @@ def _whisper_stem(checkpoint: str) -> dict:
         encoder = WhisperForAudioClassification.from_pretrained(checkpoint).encoder
     except (OSError, ValueError) as e:
         raise ValueError(f"{checkpoint}: cannot load a Whisper encoder for the front end: {e}") from e
-    return {k: v.detach().clone() for k, v in encoder.state_dict().items() if k.split(".")[0] in ("conv1", "conv2")}
+    if layers > len(encoder.layers):
+        raise ValueError(f"{checkpoint}: front_end_layers={layers}, but the encoder has {len(encoder.layers)} layers")
+    keep = ("conv1.", "conv2.") + tuple(f"layers.{i}." for i in range(layers))
+    stem = _Stem({k: v.detach().clone() for k, v in encoder.state_dict().items() if k.startswith(keep)})
+    stem.heads, stem.ffn_dim = encoder.config.encoder_attention_heads, encoder.config.encoder_ffn_dim
+    return stem
 
 
 def fit_predict_baseline(train_ds: datasets.Dataset, test_ds: datasets.Dataset, names: list[str],

@@ -33,12 +33,12 @@ def save_tiny_wav2vec2(folder: Path, seed: int = 0) -> Path:
     return Path(folder)
 
 
-def save_tiny_whisper(folder: Path, seed: int = 0, seconds: int = 3) -> Path:
+def save_tiny_whisper(folder: Path, seed: int = 0, seconds: int = 3, layers: int = 1) -> Path:
     import torch
     from transformers import WhisperConfig, WhisperFeatureExtractor, WhisperForAudioClassification
 
     torch.manual_seed(seed)
-    config = WhisperConfig(d_model=32, encoder_layers=1, encoder_attention_heads=2, encoder_ffn_dim=37,
+    config = WhisperConfig(d_model=32, encoder_layers=layers, encoder_attention_heads=2, encoder_ffn_dim=37,
                            decoder_layers=1, decoder_attention_heads=2, decoder_ffn_dim=37, num_mel_bins=80,
                            max_source_positions=seconds * 50, classifier_proj_size=16, vocab_size=100,
                            pad_token_id=0, bos_token_id=1, eos_token_id=2, decoder_start_token_id=3, **_labels())

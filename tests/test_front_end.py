@@ -323,3 +323,74 @@ def test_a_seeded_model_starts_from_the_same_weights_whether_or_not_the_stem_was
     second, _ = build_baseline(NAMES, seed=0, front_end_from=checkpoint)
     for (name, a), b in zip(first.state_dict().items(), second.state_dict().values()):
         assert torch.equal(a, b), name
+
+
+def test_a_front_end_with_whispers_first_layer_gives_its_hidden_states_and_pads_as_alone(waves, tmp_path):
+    """``front_end_layers=1``: the stem, then the checkpoint's first transformer layer with Whisper's
+    positions: on Whisper's full window it gives exactly the encoder's ``hidden_states[1]`` (of two layers,
+    as the last one is after the encoder's final norm); a padded clip scores as it does alone; the layer
+    stays frozen in training and survives save and load."""
+    checkpoint = save_tiny_whisper(tmp_path / "whisper", layers=2)
+    model, fe = build_baseline(NAMES, seed=0, front_end_from=checkpoint, front_end_layers=1)
+    model.eval()
+    encoder = WhisperForAudioClassification.from_pretrained(checkpoint).encoder.eval()
+    theirs = encoder.layers[0].state_dict()
+    assert {k: v for k, v in model.net.front_end.layers[0].state_dict().items()}.keys() == theirs.keys()
+    assert all(torch.equal(v, theirs[k]) for k, v in model.net.front_end.layers[0].state_dict().items())
+    window = 2 * encoder.config.max_source_positions  # the input frames Whisper's encoder takes
+    x = fe(np.concatenate(waves), sampling_rate=16000, return_tensors="pt")["input_features"][..., :window]
+    assert x.shape[-1] == window
+    scaled = x / 10.0
+    scaled = (torch.maximum(scaled, scaled.max() - 8.0) + 4.0) / 4.0
+    with torch.inference_mode():
+        ours, mask = model.front_end_features(x)
+        expected = encoder(scaled, output_hidden_states=True).hidden_states[1]
+    assert bool(mask.all()) and ours.shape == expected.transpose(1, 2).shape
+    torch.testing.assert_close(ours, expected.transpose(1, 2), atol=1e-5, rtol=1e-4)
+    batch = fe(waves, sampling_rate=16000, return_tensors="pt")
+    assert len(set(batch["attention_mask"].sum(-1).tolist())) > 1
+    with torch.inference_mode():
+        together = model(**batch).logits
+        alone = torch.cat([model(**fe(w, sampling_rate=16000, return_tensors="pt")).logits for w in waves])
+    torch.testing.assert_close(together, alone, atol=1e-4, rtol=1e-4)
+    model.save_pretrained(tmp_path / "model")
+    loaded = AutoModelForAudioClassification.from_pretrained(tmp_path / "model")
+    assert loaded.config.front_end_layers == 1
+    with torch.inference_mode():
+        torch.testing.assert_close(loaded.eval()(**batch).logits, together)
+    loaded.train()
+    loaded(**batch, labels=torch.tensor([0, 1, 2])).loss.backward()
+    assert all(p.grad is None for p in loaded.net.front_end.parameters())
+    assert all(p.grad is not None for p in loaded.net.blocks.parameters())
+    with pytest.raises(ValueError, match="has 2 layers"):
+        build_baseline(NAMES, front_end_from=checkpoint, front_end_layers=3)
+    with pytest.raises(ValueError, match="needs a front end"):
+        MfccCnnConfig(front_end_layers=1)
+
+
+def test_an_attention_only_front_end_layer_keeps_the_attention_half_and_stores_no_feed_forward(waves, tmp_path):
+    """``front_end_ffn_dim=0``: the first layer's attention (with its norm and residual) behind the stem, as
+    Whisper computes it, and nothing of the feed-forward half in the model or its saved weights."""
+    from safetensors import safe_open
+
+    checkpoint = save_tiny_whisper(tmp_path / "whisper", layers=2)
+    model, fe = build_baseline(NAMES, seed=0, front_end_from=checkpoint, front_end_layers=1, front_end_ffn_dim=0)
+    model.eval()
+    encoder = WhisperForAudioClassification.from_pretrained(checkpoint).encoder.eval()
+    x = fe(waves[0], sampling_rate=16000, return_tensors="pt")["input_features"][..., :2 * encoder.config.max_source_positions]
+    scaled = x / 10.0
+    scaled = (torch.maximum(scaled, scaled.max() - 8.0) + 4.0) / 4.0
+    with torch.inference_mode():
+        ours, _ = model.front_end_features(x)
+        h = nn_gelu(encoder.conv2(nn_gelu(encoder.conv1(scaled)))).transpose(1, 2)
+        h = h + encoder.embed_positions.weight[:h.shape[1]]
+        layer = encoder.layers[0]
+        expected = h + layer.self_attn(layer.self_attn_layer_norm(h))[0]
+    torch.testing.assert_close(ours, expected.transpose(1, 2), atol=1e-5, rtol=1e-4)
+    model.save_pretrained(tmp_path / "model")
+    with safe_open(tmp_path / "model" / "model.safetensors", "pt") as f:
+        stored = list(f.keys())
+    assert any(".self_attn." in k for k in stored) and not any(".fc1." in k or ".fc2." in k for k in stored)
+    loaded = AutoModelForAudioClassification.from_pretrained(tmp_path / "model").eval()
+    with torch.inference_mode():
+        torch.testing.assert_close(loaded.front_end_features(x)[0], ours)

@@ -216,6 +216,22 @@ class _WhisperFrontEnd(nn.Module):
         c = config.front_end_channels
         self.conv1 = nn.Conv1d(config.num_features, c, 3, padding=1)
         self.conv2 = nn.Conv1d(c, c, 3, stride=2, padding=1)
+        self.layers = nn.ModuleList()
+        if getattr(config, "front_end_layers", 0):
+            # Whisper's own layer class, so the checkpoint's weights load by name (``layers.0.self_attn...``).
+            from transformers import WhisperConfig
+            from transformers.models.whisper.modeling_whisper import WhisperEncoderLayer
+
+            ffn = getattr(config, "front_end_ffn_dim", 4 * c)
+            whisper = WhisperConfig(d_model=c, encoder_attention_heads=config.front_end_heads,
+                                    encoder_ffn_dim=max(ffn, 1), dropout=0.0, attention_dropout=0.0,
+                                    activation_dropout=0.0)
+            whisper._attn_implementation = "sdpa"
+            self.layers.extend(WhisperEncoderLayer(whisper) for _ in range(config.front_end_layers))
+            self.attention_only = ffn == 0
+            if self.attention_only:  # the feed-forward half is not part of the model, nor of its weights
+                for layer in self.layers:
+                    del layer.final_layer_norm, layer.fc1, layer.fc2
 
     def forward(self, x: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         m = mask[:, None, :].to(x.dtype)
@@ -224,7 +240,27 @@ class _WhisperFrontEnd(nn.Module):
         x = (torch.maximum(log10, peak - 8.0) + 4.0) / 4.0 * m
         x = nn.functional.gelu(self.conv1(x)) * m
         m = nn.functional.max_pool1d(m, 2, ceil_mode=True)
-        return nn.functional.gelu(self.conv2(x)) * m, m[:, 0]
+        x = nn.functional.gelu(self.conv2(x)) * m
+        if len(self.layers):
+            x = self._attend(x, m[:, 0]) * m
+        return x, m[:, 0]
+
+    def _attend(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """The transformer layers over the stem's frames, with Whisper's sinusoidal positions (computed,
+        not stored: the checkpoint's table is these sinusoids); padding frames are masked out as keys."""
+        from transformers.models.whisper.modeling_whisper import sinusoids
+
+        h = x.transpose(1, 2)
+        h = h + sinusoids(h.shape[1], h.shape[2]).to(h)
+        keys = None
+        if not bool(mask.all()):
+            keys = torch.zeros_like(mask, dtype=h.dtype).masked_fill(mask == 0, torch.finfo(h.dtype).min)[:, None, None, :]
+        for layer in self.layers:
+            if self.attention_only:
+                h = h + layer.self_attn(layer.self_attn_layer_norm(h), attention_mask=keys)[0]
+            else:
+                h = layer(h, keys)
+        return h.transpose(1, 2)
 
 
 class _Cnn1d(_Front):
