@@ -578,7 +578,8 @@ LAYER1_VARIANTS = {"": ({}, ""),
                    "_k1": ({"first_kernel_size": 1}, ", 1x1 first block"),
                    "_small": ({"first_kernel_size": 1, "channels": [96, 128, 128, 128]},
                               ", 1x1 first block, channels 96-128-128-128"),
-                   "_attn": ({"front_end_ffn_dim": 0}, " (its attention half only)")}
+                   "_attn": ({"front_end_ffn_dim": 0}, " (its attention half only)"),
+                   "_ffn768": ({"front_end_ffn_dim": 768}, " (half its feed-forward units, those of largest weights)")}
 
 
 def _layer1(variant, corpora, label_set, protocol, benchmark, goal, **options):

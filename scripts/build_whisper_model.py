@@ -56,6 +56,8 @@ def export(run_dir: Path, out: Path, backbone: str) -> None:
     import torch
     from transformers import AutoFeatureExtractor, AutoModelForAudioClassification
 
+    from ser_hf.models import save_pretrained_half
+
     sys.path.insert(0, str(ROOT / "finetune"))
     from model_card import write_model_card
 
@@ -64,8 +66,7 @@ def export(run_dir: Path, out: Path, backbone: str) -> None:
     out.mkdir(parents=True, exist_ok=True)
     for stale in out.glob("*"):
         stale.unlink()
-    half = {name: tensor.half() if tensor.is_floating_point() else tensor for name, tensor in model.state_dict().items()}
-    model.save_pretrained(out, state_dict=half)  # config stays float32: weights stored in half, computed in float
+    save_pretrained_half(model, out)  # config stays float32: weights stored in half, computed in float
     feature_extractor.save_pretrained(out)
     results = json.loads((run_dir / "all_results.json").read_text())
     extra = [r for r in cross_validation_results() if r["metric"].startswith(("UA", "time per clip"))]

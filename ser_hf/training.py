@@ -635,8 +635,8 @@ def build_baseline(names: list[str], architecture: str = "cnn1d", seed: int | No
 
     # The stem is read before seeding: loading a checkpoint draws random numbers (its new head), and
     # the first load in a process would otherwise start the network from other weights than the next.
-    layers = int(config_overrides.get("front_end_layers", 0))
-    stem = _whisper_stem(str(front_end_from), layers) if front_end_from is not None else None
+    layers, ffn = int(config_overrides.get("front_end_layers", 0)), config_overrides.get("front_end_ffn_dim")
+    stem = _whisper_stem(str(front_end_from), layers, ffn) if front_end_from is not None else None
     if seed is not None:
         set_seed(seed)
 
@@ -654,10 +654,9 @@ def build_baseline(names: list[str], architecture: str = "cnn1d", seed: int | No
         channels, bands, _ = stem["conv1.weight"].shape
         fe = MfccCnnFeatureExtractor(feature_size=bands, n_mels=bands, fmin=0.0)
         design = {"freq_mask_width": 32, "time_mask_width": 10,  # over 384 channels at 50 frames/s
-                  **({"normalization": "speaker"} if speaker_norm else {}), **config_overrides}
+                  **({"normalization": "speaker"} if speaker_norm else {}), **config_overrides, "front_end_ffn_dim": stem.ffn_dim}
         config = MfccCnnConfig(architecture=architecture, num_features=fe.feature_size, use_deltas=False,
                                front_end="whisper", front_end_channels=channels, front_end_heads=stem.heads,
-                               **({} if "front_end_ffn_dim" in design else {"front_end_ffn_dim": stem.ffn_dim}),
                                id2label=id2label, label2id=label2id, **design)
         model = MfccCnnForAudioClassification(config)
         own = model.net.front_end.state_dict()
@@ -679,11 +678,14 @@ class _Stem(dict):
 
 
 @functools.lru_cache(maxsize=4)
-def _whisper_stem(checkpoint: str, layers: int = 0) -> _Stem:
+def _whisper_stem(checkpoint: str, layers: int = 0, ffn_dim: int | None = None) -> _Stem:
     """The ``conv1``/``conv2`` weights of a Whisper checkpoint's encoder (folder or Hub id), and
     those of its first ``layers`` transformer layers.
 
-    Loaded once per process: every fold of a protocol starts from the same stem.
+    ``ffn_dim`` below the checkpoint's keeps that many of each layer's feed-forward units, those whose
+    input and output weights have the largest norms (data-free, so no fold's clips choose them); 0
+    keeps none (the layer's attention half only). Loaded once per process: every fold of a protocol
+    starts from the same stem.
     """
     from transformers import WhisperForAudioClassification
 
@@ -696,6 +698,18 @@ def _whisper_stem(checkpoint: str, layers: int = 0) -> _Stem:
     keep = ("conv1.", "conv2.") + tuple(f"layers.{i}." for i in range(layers))
     stem = _Stem({k: v.detach().clone() for k, v in encoder.state_dict().items() if k.startswith(keep)})
     stem.heads, stem.ffn_dim = encoder.config.encoder_attention_heads, encoder.config.encoder_ffn_dim
+    if ffn_dim is not None and ffn_dim < stem.ffn_dim:
+        for i in range(layers):
+            fc1, fc2 = f"layers.{i}.fc1.", f"layers.{i}.fc2."
+            if ffn_dim == 0:
+                for k in [k for k in stem if k.startswith((fc1, fc2, f"layers.{i}.final_layer_norm."))]:
+                    del stem[k]
+                continue
+            score = stem[fc1 + "weight"].norm(dim=1) * stem[fc2 + "weight"].norm(dim=0)
+            keep = score.topk(ffn_dim).indices.sort().values
+            stem[fc1 + "weight"], stem[fc1 + "bias"] = stem[fc1 + "weight"][keep], stem[fc1 + "bias"][keep]
+            stem[fc2 + "weight"] = stem[fc2 + "weight"][:, keep]
+        stem.ffn_dim = ffn_dim
     return stem
 
 

@@ -265,6 +265,13 @@ def test_ser_train_front_end_from_saves_a_model_with_the_stem(data_root, tmp_pat
     assert model.config.front_end == "whisper"
     assert torch.equal(model.net.front_end.conv2.weight, encoder.conv2.weight)
     assert json.loads((out / "training_config.json").read_text())["front_end_from"] == str(tiny_whisper)
+    assert model.config.front_end_layers == 0
+    layered = tmp_path / "layered"
+    assert main(["train", "--data", str(tmp_path / "corpora"), "--epochs", "1", "--threads", "1", "--split", "all",
+                 "--front-end-from", str(tiny_whisper), "--front-end-layers", "1", "--output", str(layered)]) == 0
+    model = AutoModelForAudioClassification.from_pretrained(layered)
+    assert model.config.front_end_layers == 1
+    assert torch.equal(model.net.front_end.layers[0].fc2.weight, encoder.layers[0].fc2.weight)
 
 
 def test_the_rebuild_script_puts_the_stem_in_the_per_clip_model_and_credits_whisper(data_root, tmp_path, monkeypatch,
@@ -394,3 +401,43 @@ def test_an_attention_only_front_end_layer_keeps_the_attention_half_and_stores_n
     loaded = AutoModelForAudioClassification.from_pretrained(tmp_path / "model").eval()
     with torch.inference_mode():
         torch.testing.assert_close(loaded.front_end_features(x)[0], ours)
+
+
+def test_a_model_saved_in_half_loads_in_float_and_scores_as_before(stem_model, waves, tmp_path):
+    """``save_pretrained_half``: half the file, float32 weights after loading, the same scores to rounding."""
+    from ser_hf.models import save_pretrained_half
+
+    model, fe = stem_model
+    model.eval()
+    model.save_pretrained(tmp_path / "float")
+    save_pretrained_half(model, tmp_path / "half")
+    full, half = ((tmp_path / name / "model.safetensors").stat().st_size for name in ("float", "half"))
+    assert half < 0.55 * full
+    loaded = AutoModelForAudioClassification.from_pretrained(tmp_path / "half").eval()
+    assert all(p.dtype == torch.float32 for p in loaded.parameters())
+    batch = fe(waves, sampling_rate=16000, return_tensors="pt")
+    with torch.inference_mode():
+        torch.testing.assert_close(loaded(**batch).logits.softmax(-1), model(**batch).logits.softmax(-1),
+                                   atol=5e-3, rtol=0)
+
+
+def test_a_narrowed_feed_forward_keeps_the_units_of_largest_weights_and_computes_the_rest_as_zero(waves, tmp_path):
+    """``front_end_ffn_dim`` below the checkpoint's: the layer keeps the units whose input and output weights
+    have the largest norms, in their order, and gives what the full layer gives with the others silenced."""
+    checkpoint = save_tiny_whisper(tmp_path / "whisper", layers=2)
+    encoder = WhisperForAudioClassification.from_pretrained(checkpoint).encoder.eval()
+    full, fe = build_baseline(NAMES, seed=0, front_end_from=checkpoint, front_end_layers=1)
+    narrow, _ = build_baseline(NAMES, seed=0, front_end_from=checkpoint, front_end_layers=1, front_end_ffn_dim=20)
+    layer = encoder.layers[0]
+    score = layer.fc1.weight.norm(dim=1) * layer.fc2.weight.norm(dim=0)
+    keep = sorted(score.argsort(descending=True)[:20].tolist())
+    assert narrow.config.front_end_ffn_dim == 20 and full.config.front_end_ffn_dim == layer.fc1.out_features == 37
+    torch.testing.assert_close(narrow.net.front_end.layers[0].fc1.weight, layer.fc1.weight[keep], atol=0, rtol=0)
+    torch.testing.assert_close(narrow.net.front_end.layers[0].fc2.weight, layer.fc2.weight[:, keep], atol=0, rtol=0)
+    silenced = [j for j in range(37) if j not in keep]
+    with torch.no_grad():  # the full layer with the other units' output weights zeroed
+        full.net.front_end.layers[0].fc2.weight[:, silenced] = 0
+    x = fe(waves[0], sampling_rate=16000, return_tensors="pt")["input_features"]
+    with torch.inference_mode():
+        torch.testing.assert_close(narrow.eval().front_end_features(x)[0], full.eval().front_end_features(x)[0],
+                                   atol=1e-5, rtol=1e-4)

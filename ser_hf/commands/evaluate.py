@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .train import add_data_arguments, load_data
+from .train import add_data_arguments, load_data, model_overrides
 
 PROTOCOLS = ("kfold", "loso", "cross_corpus", "tess_cross_speaker", "random", "fixed", "as_is")
 
@@ -76,7 +76,8 @@ def run(args) -> int:
         options = {"seed": args.seed}
     ds = with_clip_ids(ds)
     config = TrainingConfig(epochs=args.epochs, augment_copies=args.augment_copies, seed=args.seed,
-                            threads=args.threads, speaker_norm=args.speaker_norm, front_end_from=args.front_end_from)
+                            threads=args.threads, speaker_norm=args.speaker_norm, front_end_from=args.front_end_from,
+                            model_overrides=model_overrides(args))
     recipe = baseline_recipe(names, architecture, config=config, ds=ds, work_dir=args.output / "runs")
     report = run_protocol(ds, args.protocol, recipe, names, out_dir=args.output, max_folds=args.max_folds,
                           title=f"{args.model} {args.protocol}", **options)

@@ -38,6 +38,14 @@ def add_data_arguments(parser) -> None:
                              "per clip and cached, so a step costs about what the network alone costs; SAVEE "
                              "leave-one-speaker-out 48.6 %% against 40.5 %% per clip, three seeds; with "
                              "--speaker-norm the statistics are taken over the stem's output)")
+    parser.add_argument("--front-end-layers", type=int, default=0, metavar="N",
+                        help="with --front-end-from: also the checkpoint's first N transformer layers, frozen, "
+                             "after its conv layers (default 0)")
+
+
+def model_overrides(args) -> dict:
+    """The :class:`MfccCnnConfig` fields the data arguments set (``TrainingConfig.model_overrides``)."""
+    return {"front_end_layers": args.front_end_layers} if args.front_end_layers else {}
 
 
 def register(subparsers) -> None:
@@ -69,7 +77,8 @@ def run(args) -> int:
     ds, names = load_data(args)
     config = TrainingConfig(epochs=args.epochs, augment_copies=args.augment_copies, seed=args.seed,
                             threads=args.threads, speaker_norm=args.speaker_norm and args.architecture != "seed",
-                            front_end_from=args.front_end_from)
+                            front_end_from=args.front_end_from,
+                            model_overrides=model_overrides(args))
     args.output.mkdir(parents=True, exist_ok=True)
     if args.split == "all":
         out = train_on_all(ds, names, args.architecture, config, output_dir=args.output / "trainer")

@@ -2,4 +2,13 @@
 
 from .mfcc_cnn import MfccCnnConfig, MfccCnnFeatureExtractor, MfccCnnForAudioClassification, SpeakerStatistics
 
-__all__ = ["MfccCnnConfig", "MfccCnnFeatureExtractor", "MfccCnnForAudioClassification", "SpeakerStatistics"]
+__all__ = ["MfccCnnConfig", "MfccCnnFeatureExtractor", "MfccCnnForAudioClassification", "SpeakerStatistics",
+           "save_pretrained_half"]
+
+
+def save_pretrained_half(model, folder, **kwargs) -> None:
+    """``model.save_pretrained(folder)`` with the weights stored in float16 and the config left in float32:
+    half the file, and ``from_pretrained`` still computes in float32 (CPUs lack fast float16 kernels).
+    Both shipped models are stored so; the rounding moves their probabilities by about 1e-3."""
+    half = {name: t.half() if t.is_floating_point() else t for name, t in model.state_dict().items()}
+    model.save_pretrained(folder, state_dict=half, **kwargs)
