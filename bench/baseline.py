@@ -579,12 +579,13 @@ LAYER1_VARIANTS = {"": ({}, ""),
                    "_small": ({"first_kernel_size": 1, "channels": [96, 128, 128, 128]},
                               ", 1x1 first block, channels 96-128-128-128"),
                    "_attn": ({"front_end_ffn_dim": 0}, " (its attention half only)"),
-                   "_ffn768": ({"front_end_ffn_dim": 768}, " (half its feed-forward units, those of largest weights)")}
+                   "_ffn768": ({"front_end_ffn_dim": 768}, " (half its feed-forward units, those of largest weights)"),
+                   "_int8": ({"front_end_int8": True}, " (its weights in int8)")}
 
 
 def _layer1(variant, corpora, label_set, protocol, benchmark, goal, **options):
     overrides, label = LAYER1_VARIANTS[variant]
-    name = "savee_loso" if corpora == ["savee"] else "all3_kfold"
+    name = {"savee": "savee_loso", "ravdess": "ravdess_kfold"}.get("".join(corpora), "all3_kfold")
     return _stem_over_seeds(f"{name}_whisper_layer1{variant}_seed{{seed}}", corpora, label_set, protocol,
                             f"{benchmark}, {STEM}, + its first transformer layer{label}", goal,
                             training_overrides=PITCH4, model_overrides={"front_end_layers": 1, **overrides},
@@ -599,6 +600,11 @@ def _savee_layer1(variant=""):
 def _all3_layer1(variant=""):
     """The same on the three corpora (``SER_BENCH_SEEDS``; same folds)."""
     return lambda: _layer1(variant, ["ravdess", "tess", "savee"], "7", "kfold", ALL3, 65, n_folds=5, seed=0)
+
+
+def ravdess_whisper_layer1_int8():
+    """The shipped design since 2026-11-25 on RAVDESS's 8 classes (``SER_BENCH_SEEDS``; same folds)."""
+    return _layer1("_int8", ["ravdess"], "8", "kfold", RAVDESS8, 62, n_folds=5, seed=0)
 
 
 def all3_whisper_stem_copies2():
@@ -1309,6 +1315,7 @@ EXPERIMENTS = {"ravdess_kfold": ravdess_kfold, "ravdess_seeds": ravdess_seeds, "
                "savee_whisper_stem_pitch4": savee_whisper_stem_pitch4,
                **{f"savee_whisper_layer1{v}": _savee_layer1(v) for v in LAYER1_VARIANTS},
                **{f"all3_whisper_layer1{v}": _all3_layer1(v) for v in LAYER1_VARIANTS},
+               "ravdess_whisper_layer1_int8": ravdess_whisper_layer1_int8,
                "ravdess_whisper_stem_seeds": ravdess_whisper_stem_seeds,
                "ravdess_whisper_stem_pitch4": ravdess_whisper_stem_pitch4,
                "all3_whisper_stem_pitch6": all3_whisper_stem_pitch6, "savee_whisper_stem_pitch6": savee_whisper_stem_pitch6,
@@ -1341,11 +1348,12 @@ def main(argv=None) -> None:
     names = list(argv if argv is not None else (sys.argv[1:] if __name__ == "__main__" else []))
     # ``shipped`` measures latency too; the distillation experiments (``_kd``) need bench.finetune's runs
     # first, or, the frozen teachers', hours beside the designs they are compared with;
-    # the candidates (faster stem recipes ``_k1``, ``_short``, ``_s2``; ``_pitch6``, ``_mixup``, ``_balance``, ``_copies2``, ``_hint``)
-    # run only when named: each is one to three hours of 2 cores beside the designs they were compared with.
-    # The ``_pitch4`` stages measure the shipped recipe since 2026-11-25 and run by default.
-    names = names or [n for n in EXPERIMENTS if n != "latency" and not any(
-        t in n for t in ("_kd", "_k1", "_short", "_s2", "_pitch6", "_mixup", "_balance", "_copies2", "_hint", "_layer"))]
+    # the candidates (faster stem recipes ``_k1``, ``_short``, ``_s2``; ``_pitch6``, ``_mixup``, ``_balance``, ``_copies2``,
+    # ``_hint``, the ``_layer1`` variants) run only when named: each is one to three hours of 2 cores beside the
+    # designs they were compared with. The ``_layer1_int8`` stages measure the shipped design since 2026-11-25
+    # and, with the ``_pitch4`` ones (the design it replaced), run by default.
+    names = names or [n for n in EXPERIMENTS if n != "latency" and (n.endswith("_layer1_int8") or not any(
+        t in n for t in ("_kd", "_k1", "_short", "_s2", "_pitch6", "_mixup", "_balance", "_copies2", "_hint", "_layer")))]
     _quiet()
     import torch
 

@@ -659,8 +659,7 @@ def build_baseline(names: list[str], architecture: str = "cnn1d", seed: int | No
                                front_end="whisper", front_end_channels=channels, front_end_heads=stem.heads,
                                id2label=id2label, label2id=label2id, **design)
         model = MfccCnnForAudioClassification(config)
-        own = model.net.front_end.state_dict()
-        model.net.front_end.load_state_dict({k: v for k, v in stem.items() if k in own})  # strict: all of its own
+        model.net.front_end.load_whisper(stem)
         return model, fe
     else:
         fe = MfccCnnFeatureExtractor(speaker_normalization=speaker_norm)

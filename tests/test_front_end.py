@@ -301,11 +301,17 @@ def test_the_rebuild_script_puts_the_stem_in_the_per_clip_model_and_credits_whis
                                 "--front-end-from", str(tiny_whisper)]) == 0
     model = AutoModelForAudioClassification.from_pretrained(out)
     encoder = WhisperForAudioClassification.from_pretrained(tiny_whisper).encoder
-    assert torch.equal(model.net.front_end.conv1.weight, encoder.conv1.weight)
+    # The stem and the first layer (int8), stored in float16: Whisper's weights to that rounding.
+    assert model.config.front_end_layers == 1 and model.config.front_end_int8
+    assert torch.equal(model.net.front_end.conv1.weight, encoder.conv1.weight.half().float())
+    fc2 = model.net.front_end.layers[0].fc2
+    torch.testing.assert_close(fc2.weight.float() * fc2.scale[:, None], encoder.layers[0].fc2.weight,
+                               atol=float(fc2.scale.max()), rtol=0)
     info = json.loads((out / "training_info.json").read_text())
     assert info["clips"] == len(picks) and info["recipe"]["front_end_from"] == str(tiny_whisper)
     card = (out / "README.md").read_text()
     assert "Whisper tiny.en weights (MIT licence" in card and "CC BY-NC-SA 4.0" in card
+    assert "first two convolutions and first transformer layer are OpenAI's" in card
     assert str(tmp_path) not in card  # the card names the checkpoint, not this machine's folders
     from ser_hf.augment import WaveAugmenter
 
@@ -441,3 +447,31 @@ def test_a_narrowed_feed_forward_keeps_the_units_of_largest_weights_and_computes
     with torch.inference_mode():
         torch.testing.assert_close(narrow.eval().front_end_features(x)[0], full.eval().front_end_features(x)[0],
                                    atol=1e-5, rtol=1e-4)
+
+
+def test_an_int8_front_end_layer_stores_a_quarter_and_reads_as_the_float_one_to_rounding(waves, tmp_path):
+    """``front_end_int8``: the layer's linear weights are int8 rows with a scale each, within half a step
+    of the checkpoint's; the front end's output stays within a few percent of the float layer's; saved
+    (in half) and loaded, the model gives the same frames; the option needs a frozen layer."""
+    from ser_hf.models import save_pretrained_half
+
+    checkpoint = save_tiny_whisper(tmp_path / "whisper", layers=2)
+    encoder = WhisperForAudioClassification.from_pretrained(checkpoint).encoder.eval()
+    plain, fe = build_baseline(NAMES, seed=0, front_end_from=checkpoint, front_end_layers=1)
+    rounded, _ = build_baseline(NAMES, seed=0, front_end_from=checkpoint, front_end_layers=1, front_end_int8=True)
+    fc1 = rounded.net.front_end.layers[0].fc1
+    assert fc1.weight.dtype == torch.int8 and int(fc1.weight.abs().max()) == 127
+    step = fc1.scale[:, None]
+    assert bool(((fc1.weight.float() * step - encoder.layers[0].fc1.weight).abs() <= step / 2 + 1e-7).all())
+    assert not any(isinstance(m, torch.nn.Linear) for m in rounded.net.front_end.layers.modules())
+    x = fe(waves[0], sampling_rate=16000, return_tensors="pt")["input_features"]
+    with torch.inference_mode():
+        ours, theirs = rounded.eval().front_end_features(x)[0], plain.eval().front_end_features(x)[0]
+    assert float((ours - theirs).norm() / theirs.norm()) < 0.03
+    save_pretrained_half(rounded, tmp_path / "model")
+    loaded = AutoModelForAudioClassification.from_pretrained(tmp_path / "model").eval()
+    assert loaded.net.front_end.layers[0].fc1.weight.dtype == torch.int8
+    with torch.inference_mode():
+        torch.testing.assert_close(loaded.front_end_features(x)[0], ours, atol=2e-2, rtol=1e-2)
+    with pytest.raises(ValueError, match="front_end_int8"):
+        MfccCnnConfig(front_end="whisper", front_end_int8=True)
