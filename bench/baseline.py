@@ -52,6 +52,10 @@ without its speaker; ``_last``: the regression on the encoder's last layer, mean
 encoder states are cached under ``SER_BENCH_WORK``. ``*_whisper_stem_hint_frozen`` (``_hint_kd_frozen``: with
 that distillation too) fit a training-only head to the frozen encoder's states of each clip (feature-level
 distillation, ``MfccCnnConfig.hint_size``); ``*_whisper_stem_hint_frames``, frame by frame to its last layer.
+``savee_``, ``all3_`` and ``ravdess_whisper_layer1_int8`` measure the shipped design since 2026-11-25: the stem
+and Whisper's first transformer layer (frozen, its linear weights in int8: ``MfccCnnConfig.front_end_layers``,
+``front_end_int8``) before the same network; the other ``_layer1`` stages are its candidates (the float layer;
+``_attn``: its attention half; ``_ffn768``: half its feed-forward units; ``_k1`` / ``_small``: smaller networks behind it).
 
 Each experiment writes its full report (JSON, confusion matrix, curves) under
 ``bench/results/baseline/<experiment>/`` and its rows into ``bench/results/baseline.json``;

@@ -473,5 +473,10 @@ def test_an_int8_front_end_layer_stores_a_quarter_and_reads_as_the_float_one_to_
     assert loaded.net.front_end.layers[0].fc1.weight.dtype == torch.int8
     with torch.inference_mode():
         torch.testing.assert_close(loaded.front_end_features(x)[0], ours, atol=2e-2, rtol=1e-2)
+    # The float weights kept between calls follow a change of the int8 ones.
+    loaded.net.front_end.layers[0].fc2.weight.zero_()
+    with torch.inference_mode():
+        silenced = loaded.front_end_features(x)[0]
+    assert not torch.allclose(silenced, ours, atol=1e-2)
     with pytest.raises(ValueError, match="front_end_int8"):
         MfccCnnConfig(front_end="whisper", front_end_int8=True)
