@@ -353,7 +353,7 @@ def write_card(output, adaptive: bool = False) -> None:
                 "savee_whisper_stem", "ravdess_whisper_stem", "all3_whisper_stem", "ravdess_whisper_stem_seeds",
                 "all3_whisper_stem_seeds", "savee_whisper_stem_pitch4", "ravdess_whisper_stem_pitch4",
                 "all3_whisper_stem_pitch4", "savee_whisper_stem_spk", "savee_whisper_layer1", "savee_whisper_layer1_int8",
-                "all3_whisper_layer1", "all3_whisper_layer1_int8",
+                "all3_whisper_layer1", "all3_whisper_layer1_int8", "ravdess_whisper_layer1_int8",
                 "ravdess_whisper_stem_spk", "all3_whisper_stem_spk",
                 "tess", "adaptive_enrolment")):
             met = {True: "yes", False: "**no**", None: ""}[r.get("met")]
