@@ -239,8 +239,8 @@ speaker's computed from its own unlabelled test audio (transductive, no labels):
 speaker-adaptive sibling (`models/ser-mfcc-cnn-adaptive`, the rows with the stem) does with some
 speech of the speaker, not what this model does on a lone clip.""",
         "evaluation_layer": """This model's own recipe is measured by the rows naming "its first transformer layer (its
-weights in int8)"; the rows naming the layer without int8 are the same design with float weights
-(the three corpora were measured with those). The rows naming the stem and a pitch shift of +-4
+weights in int8)"; the rows naming the layer without int8 are the same design with float weights.
+The rows naming the stem and a pitch shift of +-4
 semitones alone are the design shipped until 2026-11-25 (without the layer); with +-2 semitones, the
 one before; the rows without the stem and without "speaker CMVN", the network on log-mel (shipped until
 2026-11-24). Rows marked "speaker CMVN" are trained and tested on frames normalised by each speaker's
@@ -320,8 +320,6 @@ def _figures(rows: list[dict]) -> dict:
             ("savee_adaptive_plain", "savee_seeds", True), ("all3_adaptive", "all3_whisper_stem_spk", True),
             ("all3_per_clip", "all3_whisper_layer1_int8", False), ("all3_adaptive_plain", "all3_kfold", True)):
         v = value(experiment, adaptive)
-        if v is None and experiment == "all3_whisper_layer1_int8":  # the float layer's, until int8's is measured
-            v = value("all3_whisper_layer1", False)
         figures[key] = f"{v:.1f} %" if v is not None else "(not measured)"
     return figures
 

@@ -698,16 +698,12 @@ def _whisper_stem(checkpoint: str, layers: int = 0, ffn_dim: int | None = None) 
     stem = _Stem({k: v.detach().clone() for k, v in encoder.state_dict().items() if k.startswith(keep)})
     stem.heads, stem.ffn_dim = encoder.config.encoder_attention_heads, encoder.config.encoder_ffn_dim
     if ffn_dim is not None and ffn_dim < stem.ffn_dim:
-        for i in range(layers):
+        for i in range(layers if ffn_dim else 0):  # with none kept, the front end just loads no fc weights
             fc1, fc2 = f"layers.{i}.fc1.", f"layers.{i}.fc2."
-            if ffn_dim == 0:
-                for k in [k for k in stem if k.startswith((fc1, fc2, f"layers.{i}.final_layer_norm."))]:
-                    del stem[k]
-                continue
             score = stem[fc1 + "weight"].norm(dim=1) * stem[fc2 + "weight"].norm(dim=0)
-            keep = score.topk(ffn_dim).indices.sort().values
-            stem[fc1 + "weight"], stem[fc1 + "bias"] = stem[fc1 + "weight"][keep], stem[fc1 + "bias"][keep]
-            stem[fc2 + "weight"] = stem[fc2 + "weight"][:, keep]
+            units = score.topk(ffn_dim).indices.sort().values
+            stem[fc1 + "weight"], stem[fc1 + "bias"] = stem[fc1 + "weight"][units], stem[fc1 + "bias"][units]
+            stem[fc2 + "weight"] = stem[fc2 + "weight"][:, units]
         stem.ffn_dim = ffn_dim
     return stem
 
