@@ -205,9 +205,9 @@ class _Front(nn.Module):
 
 class _Int8Linear(nn.Module):
     """A frozen ``nn.Linear`` kept as int8 weights with one float scale per output row: a quarter of its
-    float32 bytes on disk and in memory, dequantized to the input's dtype for each product (a storage
-    format, not an int8 kernel: the arithmetic stays float). Rounding moves each weight by at most half a
-    step of its row's largest magnitude / 127."""
+    float32 bytes on disk, dequantized to the input's dtype for the product (a storage format, not an int8
+    kernel: the arithmetic stays float). Rounding moves each weight by at most half a step of its row's
+    largest magnitude / 127."""
 
     def __init__(self, in_features: int, out_features: int, bias: bool = True):
         super().__init__()
