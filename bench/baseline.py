@@ -611,6 +611,41 @@ def ravdess_whisper_layer1_int8():
     return _layer1("_int8", ["ravdess"], "8", "kfold", RAVDESS8, 62, n_folds=5, seed=0)
 
 
+def tess_whisper_layer1_int8():
+    """TESS's two protocols (random split, cross-speaker) with the shipped design and recipe (20 epochs, training seed 0).
+
+    ``tess`` measured them with the first design (no Whisper front end, 8 epochs); this stage measures them
+    again for the network that ships since 2026-11-25.
+    """
+    sys.path.insert(0, str(ROOT / "scripts"))
+    from train_baseline import SHIPPED_DESIGN
+
+    ds = _corpus(["tess"], "7")
+    kwargs = {"training_overrides": _stem_training(**PITCH4), "model_overrides": SHIPPED_DESIGN}
+    design = f"{STEM}, + its first transformer layer (its weights in int8)"
+    notes = f"{UTT_NOTE} The shipped design and recipe (+-4 semitone copies)."
+    rows = _rows_for(_run("tess_random7_whisper_layer1_int8", ds, "random", test_size=0.25, seed=0, **kwargs),
+                     f"TESS 7 classes, random split (speaker-leaking), {design}", 99.5, notes=notes)
+    rows += _rows_for(_run("tess_cross_speaker_whisper_layer1_int8", ds, "tess_cross_speaker", **kwargs),
+                      f"TESS 7 classes, cross-speaker (train YAF, test OAF), {design}",
+                      notes=f"reported, no target: two speakers only. {notes}")
+    return rows
+
+
+def savee_whisper_layer1_int8_spk():
+    """The speaker-adaptive network with the shipped layer front end (speaker CMVN of the layer's output), seeds 0-2.
+
+    The adaptive model's recipe (+-2 semitone copies) with one change, the layer, against
+    ``savee_whisper_stem_spk``: whether the adaptive model should take the layer too.
+    """
+    sys.path.insert(0, str(ROOT / "scripts"))
+    from train_baseline import SHIPPED_DESIGN
+
+    return _stem_over_seeds("savee_loso_whisper_layer1_int8_spk_seed{seed}", ["savee"], "7", "loso",
+                            f"{SAVEE_LOSO}, {STEM}, + its first transformer layer (its weights in int8){SPK}", 55,
+                            speaker_norm=True, model_overrides=SHIPPED_DESIGN, notes=STEM_SPK_NOTE)
+
+
 def all3_whisper_stem_copies2():
     """The shipped recipe with two augmented copies of each clip and 13 epochs instead of one and 20 (the same steps)."""
     return _stem_over_seeds("all3_kfold_whisper_stem_copies2_seed{seed}", ["ravdess", "tess", "savee"], "7", "kfold",
@@ -1320,6 +1355,8 @@ EXPERIMENTS = {"ravdess_kfold": ravdess_kfold, "ravdess_seeds": ravdess_seeds, "
                **{f"savee_whisper_layer1{v}": _savee_layer1(v) for v in LAYER1_VARIANTS},
                **{f"all3_whisper_layer1{v}": _all3_layer1(v) for v in LAYER1_VARIANTS},
                "ravdess_whisper_layer1_int8": ravdess_whisper_layer1_int8,
+               "tess_whisper_layer1_int8": tess_whisper_layer1_int8,
+               "savee_whisper_layer1_int8_spk": savee_whisper_layer1_int8_spk,
                "ravdess_whisper_stem_seeds": ravdess_whisper_stem_seeds,
                "ravdess_whisper_stem_pitch4": ravdess_whisper_stem_pitch4,
                "all3_whisper_stem_pitch6": all3_whisper_stem_pitch6, "savee_whisper_stem_pitch6": savee_whisper_stem_pitch6,
