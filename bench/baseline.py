@@ -75,7 +75,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .common import DATA, RESULTS, row, write
+from .common import DATA, RESULTS, machine, row, write
 
 ROOT = Path(__file__).resolve().parents[1]
 OUT = RESULTS / "baseline"
@@ -161,7 +161,7 @@ def _run(name, ds, protocol, architecture="cnn1d", max_folds=None, speaker_norm=
            "design": _design(architecture, model_overrides) + (
                f", Whisper tiny.en's conv stem (frozen) first, first block's kernel "
                f"{config.model_overrides.get('first_kernel_size', 5)}" if config.front_end_from else ""),
-           "finished": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())}
+           "finished": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "machine": machine()}
     report.update(run)
     if reusable:
         (OUT / name / "run.json").write_text(json.dumps({"key": key, "run": run}, indent=1) + "\n")
@@ -225,7 +225,19 @@ def _rows_for(report, benchmark, goal_value=None, metric="unweighted_accuracy", 
     extra = f"mean ± {_std(report, metric)} over {folds} fold(s); accuracy {_pct(report, 'accuracy')} %, " \
             f"macro-F1 {_pct(report, 'macro_f1')} %; {report['epochs']} epochs; {report['seconds']:.0f} s; " \
             f"{report['design']}. {notes}".strip()
-    return [row(benchmark, metric, value, "%", goal, met, extra)]
+    return [_ran_on(row(benchmark, metric, value, "%", goal, met, extra), [report])]
+
+
+def _ran_on(out: dict, reports: list[dict]) -> dict:
+    """``out`` with the machine its runs were recorded on, not the one that gathered them (runs reused with
+    ``SER_BENCH_REUSE``; those recorded before 2026-12-07 do not say): a seeded run repeats only on one kind."""
+    machines = [r.get("machine") for r in reports]
+    if len(set(machines)) > 1:
+        out["machine"] = " / ".join(dict.fromkeys(m or "not recorded" for m in machines))
+        out["notes"] = f"Machine per seed {[m or 'not recorded' for m in machines]}. {out['notes']}"
+    elif machines[0]:
+        out["machine"] = machines[0]
+    return out
 
 
 # -- the targets ------------------------------------------------------------------------------
@@ -271,11 +283,11 @@ def _over_seeds(run, benchmark, metric, goal=None, notes="") -> dict:
     reports = [run(seed) for seed in seeds]
     uas = [_pct(r) for r in reports]
     mean = round(float(np.mean(uas)), 2)
-    return row(benchmark, metric, mean, "%", f">= {goal} %" if goal is not None else None,
-               mean >= goal if goal is not None else None,
-               notes=f"per seed {uas}; std over seeds {np.std(uas):.2f} points; {reports[0]['epochs']} epochs; "
-                     f"{_threads_note(reports)}; {reports[0]['design']}; {reports[0]['seconds']:.0f} s for seed {seeds[0]}. "
-                     f"{notes}".strip())
+    return _ran_on(row(benchmark, metric, mean, "%", f">= {goal} %" if goal is not None else None,
+                       mean >= goal if goal is not None else None,
+                       notes=f"per seed {uas}; std over seeds {np.std(uas):.2f} points; {reports[0]['epochs']} epochs; "
+                             f"{_threads_note(reports)}; {reports[0]['design']}; {reports[0]['seconds']:.0f} s for seed "
+                             f"{seeds[0]}. {notes}".strip()), reports)
 
 
 def _threads_note(reports) -> str:
@@ -570,7 +582,7 @@ def savee_whisper_stem_pitch6():
     return _savee_pitch(6, PITCH6_NOTE)
 
 
-LAYER1_NOTE = ("Candidate: the shipped recipe (+-4 semitone copies) with Whisper tiny.en's first transformer layer "
+LAYER1_NOTE = ("The shipped recipe (+-4 semitone copies) with Whisper tiny.en's first transformer layer "
                "(frozen, with its sinusoidal positions) after the stem (MfccCnnConfig front_end_layers 1): a linear "
                "read of that layer's states scored 59.9 % on the three corpora and 53.6 % on SAVEE against the "
                "stem's 54.6 / 48.7 % (python -m bench.finetune layers). Its 1.77M parameters are 7.1 MB in fp32.")
@@ -593,7 +605,8 @@ def _layer1(variant, corpora, label_set, protocol, benchmark, goal, **options):
     return _stem_over_seeds(f"{name}_whisper_layer1{variant}_seed{{seed}}", corpora, label_set, protocol,
                             f"{benchmark}, {STEM}, + its first transformer layer{label}", goal,
                             training_overrides=PITCH4, model_overrides={"front_end_layers": 1, **overrides},
-                            notes=LAYER1_NOTE, **options)
+                            notes=("The shipped design since 2026-11-25. " if variant == "_int8" else "Candidate. ")
+                            + LAYER1_NOTE, **options)
 
 
 def _savee_layer1(variant=""):

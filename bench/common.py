@@ -17,7 +17,7 @@ def row(benchmark: str, metric: str, value: float, unit: str, goal: str | None =
             "goal": goal, "met": met, "notes": notes}
 
 
-def _cpu() -> str:
+def cpu() -> str:
     """The CPU's model name and widest vector instructions: the same 2-core figures differ by up to ~1.7x
     between the machines we are lent, and two of them both call themselves "AMD EPYC" (one with AVX-512,
     where the training of the shipped model took 438 s, one with AVX2 only, 592-707 s); the kernels
@@ -33,13 +33,17 @@ def _cpu() -> str:
     return f"{name} ({isa})" if isa else name
 
 
+def machine() -> str:
+    """This machine as the rows name it: cores, CPU, Python."""
+    return f"{os.cpu_count()} cores, {cpu()}, Python {platform.python_version()}"
+
+
 def write(name: str, rows: list[dict]) -> Path:
     """Write one benchmark's rows, with the machine they were measured on (rows that name theirs keep it)."""
     RESULTS.mkdir(exist_ok=True)
     path = RESULTS / f"{name}.json"
-    machine = f"{os.cpu_count()} cores, {_cpu()}, Python {platform.python_version()}"
     for r in rows:
-        r.setdefault("machine", machine)
+        r.setdefault("machine", machine())
     path.write_text(json.dumps(rows, indent=2) + "\n")
     print(f"wrote {path}")
     return path
