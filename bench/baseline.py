@@ -235,8 +235,8 @@ def _ran_on(out: dict, reports: list[dict]) -> dict:
     if len(set(machines)) > 1:
         out["machine"] = " / ".join(dict.fromkeys(m or "not recorded" for m in machines))
         out["notes"] = f"Machine per seed {[m or 'not recorded' for m in machines]}. {out['notes']}"
-    elif machines[0]:
-        out["machine"] = machines[0]
+    else:
+        out["machine"] = machines[0] or "not recorded"
     return out
 
 
@@ -1315,21 +1315,51 @@ def _training_time_row(benchmark, info, load_before, load_after, notes="") -> di
 def shipped():
     info, before, after = _timed_training(ROOT / "models" / "ser-mfcc-cnn")
     return [_training_time_row("Train the shipped model on RAVDESS + TESS + SAVEE (4480 clips, 7 classes)",
-                               info, before, after)] + latency()
+                               info, before, after)]
 
 
-def training_time_s2():
-    """The shipped recipe with a stride-2 first block (``first_stride=2``), timed as ``shipped`` times the
-    default (the same function), from a cold feature cache (a fresh one in a temporary folder); nothing kept."""
+def _cold_timed_training(model_overrides=None) -> tuple[dict, tuple, tuple]:
+    """:func:`_timed_training` into a temporary folder from a cold feature cache (a fresh one there); nothing kept."""
     from unittest import mock
 
     with tempfile.TemporaryDirectory() as tmp, mock.patch.dict(os.environ, {"SER_CACHE": str(Path(tmp) / "cache")}):
-        info, load_before, load_after = _timed_training(Path(tmp) / "model", model_overrides=S2)
+        return _timed_training(Path(tmp) / "model", model_overrides=model_overrides)
+
+
+def training_time():
+    """``shipped``'s timing of the rebuild without replacing the committed weights: on another kind of machine
+    the same seed gives other weights (its kernels round differently), so only the seconds are kept."""
+    info, load_before, load_after = _cold_timed_training()
+    return [_training_time_row(f"Train the shipped model's recipe on RAVDESS + TESS + SAVEE ({info['clips']} clips, "
+                               "7 classes), its weights not kept", info, load_before, load_after,
+                               "The weights trained here are not kept (models/ser-mfcc-cnn was trained on the AVX-512 "
+                               "machine, row 'shipped').")]
+
+
+def training_time_s2():
+    """The shipped recipe with a stride-2 first block (``first_stride=2``), timed as ``training_time`` times the
+    default (the same function); nothing kept."""
+    info, load_before, load_after = _cold_timed_training(model_overrides=S2)
     return [_training_time_row(f"Train the shipped recipe with a stride-2 first block (not shipped) on RAVDESS + "
                                f"TESS + SAVEE ({info['clips']} clips, 7 classes)", info, load_before, load_after, S2_NOTE)]
 
 
+def _three_seconds_of_speech() -> np.ndarray:
+    """RAVDESS Actor_01's clips with their silence trimmed, end to end, cut to 3 s: a clip that speech fills
+    (as a microphone's while someone talks), where the extractor has nothing to trim."""
+    import librosa
+
+    from ser_hf.audio import load_audio
+
+    speech = [librosa.effects.trim(load_audio(p), top_db=30)[0]
+              for p in sorted((DATA / "RAVDESS" / "Actor_01").glob("*.flac"))[:6]]
+    return np.concatenate(speech)[:3 * 16000]
+
+
 def latency():
+    """Features + forward of the shipped model on one thread: a 3 s clip that speech fills (the goal's) and a
+    3 s RAVDESS clip, whose leading silence the extractor trims (1.44 s of speech left; the row judged until
+    2026-12-07). The cost grows with the speech: the front end's layer reads every remaining frame."""
     import torch
     from transformers import AutoFeatureExtractor, AutoModelForAudioClassification
 
@@ -1340,21 +1370,25 @@ def latency():
     path = ROOT / "models" / "ser-mfcc-cnn"
     fe = AutoFeatureExtractor.from_pretrained(path)
     model = AutoModelForAudioClassification.from_pretrained(path).eval()
-    wave = load_audio(sorted((DATA / "RAVDESS" / "Actor_01").glob("*.flac"))[0])
-    wave = np.resize(wave, 3 * 16000)
-    times = []
-    with torch.inference_mode():
-        for _ in range(30):
-            t = time.perf_counter()
-            model(**fe(wave, sampling_rate=16000, return_tensors="pt"))
-            times.append(time.perf_counter() - t)
-    median = 1000 * float(np.median(times[5:]))
+    clips = {"a 3 s clip that speech fills (no silence to trim)": (_three_seconds_of_speech(), 10),
+             "a 3 s RAVDESS clip (Actor_01's first, its leading silence trimmed)":
+                 (np.resize(load_audio(sorted((DATA / "RAVDESS" / "Actor_01").glob("*.flac"))[0]), 3 * 16000), None)}
+    rows = []
+    for what, (wave, goal) in clips.items():
+        times = []
+        with torch.inference_mode():
+            for _ in range(30):
+                t = time.perf_counter()
+                model(**fe(wave, sampling_rate=16000, return_tensors="pt"))
+                times.append(time.perf_counter() - t)
+        median = 1000 * float(np.median(times[5:]))
+        speech = fe(wave, sampling_rate=16000)["input_features"][0].shape[-1] / 100
+        rows.append(row(f"Inference on {what}, after loading (features + forward)", "median latency", round(median, 2),
+                        "ms", f"<= {goal} ms on 1 thread" if goal else None, median <= goal if goal else None,
+                        f"median of 25 runs after 5 warm-ups; 1 torch thread; {speech:.2f} s of audio left after "
+                        "the extractor's silence trimming."))
     size = (path / "model.safetensors").stat().st_size / 1e6
-    return [
-        row("Inference on a 3 s clip, after loading (features + forward)", "median latency", round(median, 2),
-            "ms", "<= 10 ms on 1 thread", median <= 10, "median of 25 runs after 5 warm-ups; 1 torch thread."),
-        row("Shipped model size (model.safetensors)", "size", round(size, 2), "MB", "<= 5 MB", size <= 5, ""),
-    ]
+    return rows + [row("Shipped model size (model.safetensors)", "size", round(size, 2), "MB", "<= 5 MB", size <= 5, "")]
 
 
 EXPERIMENTS = {"ravdess_kfold": ravdess_kfold, "ravdess_seeds": ravdess_seeds, "ravdess_wide": ravdess_wide,
@@ -1377,7 +1411,7 @@ EXPERIMENTS = {"ravdess_kfold": ravdess_kfold, "ravdess_seeds": ravdess_seeds, "
                "all3_whisper_stem_balance_speaker": all3_whisper_stem_balance_speaker,
                "all3_whisper_stem_balance_corpus": all3_whisper_stem_balance_corpus,
                "all3_whisper_stem_balance_speaker_sqrt": all3_whisper_stem_balance_speaker_sqrt, "savee_whisper_stem_s2": savee_whisper_stem_s2,
-               "ravdess_whisper_stem_s2": ravdess_whisper_stem_s2, "all3_whisper_stem_s2": all3_whisper_stem_s2, "training_time_s2": training_time_s2, "ravdess_whisper_stem_spk": ravdess_whisper_stem_spk, "tess": tess, "all3_kfold": all3_kfold,
+               "ravdess_whisper_stem_s2": ravdess_whisper_stem_s2, "all3_whisper_stem_s2": all3_whisper_stem_s2, "training_time": training_time, "training_time_s2": training_time_s2, "ravdess_whisper_stem_spk": ravdess_whisper_stem_spk, "tess": tess, "all3_kfold": all3_kfold,
                "adaptive_enrolment": adaptive_enrolment,
                "ravdess_kfold_kd": ravdess_kfold_kd, "savee_loso_kd": savee_loso_kd, "savee_kd_seeds": savee_kd_seeds,
                "all3_kfold_kd": all3_kfold_kd, "savee_loso_kd_shipped": savee_loso_kd_shipped,
@@ -1400,13 +1434,13 @@ EXPERIMENTS = {"ravdess_kfold": ravdess_kfold, "ravdess_seeds": ravdess_seeds, "
 
 def main(argv=None) -> None:
     names = list(argv if argv is not None else (sys.argv[1:] if __name__ == "__main__" else []))
-    # ``shipped`` measures latency too; the distillation experiments (``_kd``) need bench.finetune's runs
+    # ``training_time``, run when named, times ``shipped``'s rebuild without replacing the weights; the distillation experiments (``_kd``) need bench.finetune's runs
     # first, or, the frozen teachers', hours beside the designs they are compared with;
     # the candidates (faster stem recipes ``_k1``, ``_short``, ``_s2``; ``_pitch6``, ``_mixup``, ``_balance``, ``_copies2``,
     # ``_hint``, the ``_layer1`` variants) run only when named: each is one to three hours of 2 cores beside the
     # designs they were compared with. The ``_layer1_int8`` stages measure the shipped design since 2026-11-25
     # and, with the ``_pitch4`` ones (the design it replaced), run by default.
-    names = names or [n for n in EXPERIMENTS if n != "latency" and (n.endswith("_layer1_int8") or not any(
+    names = names or [n for n in EXPERIMENTS if n != "training_time" and (n.endswith("_layer1_int8") or not any(
         t in n for t in ("_kd", "_k1", "_short", "_s2", "_pitch6", "_mixup", "_balance", "_copies2", "_hint", "_layer")))]
     _quiet()
     import torch

@@ -7,6 +7,8 @@ import json
 import pytest
 
 import bench.baseline as baseline
+import bench.report as bench_report
+from bench.common import machine
 from ser_hf.corpora import load_corpora
 
 
@@ -38,11 +40,13 @@ def test_a_report_is_reused_only_for_the_recipe_it_measured(savee_few, tmp_path,
     small = {"epochs": 1, "batch_size": 4, "threads": 1}
     first = baseline._run("few", savee_few, "loso", training_overrides=small)
     assert trained == [1] and (tmp_path / "out" / "few" / "run.json").is_file()
+    assert first["machine"] == machine()  # where it ran, kept with the run
 
     monkeypatch.setenv("SER_BENCH_REUSE", "1")
     again = baseline._run("few", savee_few, "loso", training_overrides=small)
     assert trained == [1]  # nothing trained: the saved report came back
     assert again["summary"] == first["summary"] and again["epochs"] == 1 and again["seconds"] == first["seconds"]
+    assert again["machine"] == first["machine"]
 
     other = baseline._run("few", savee_few, "loso", training_overrides={**small, "epochs": 2})
     assert trained == [1, 2]  # another recipe under the same name trains again...
@@ -89,6 +93,37 @@ def test_seeds_pool_into_one_row_named_by_the_seeds_run(monkeypatch):
     monkeypatch.setenv("SER_BENCH_SEEDS", "1")
     row = baseline._over_seeds(report, "SAVEE, training seeds {seeds}", "UA, mean over seeds", 40)
     assert row["benchmark"] == "SAVEE, training seeds 1" and row["value"] == pytest.approx(42.0) and row["met"] is True
+
+
+def test_a_row_names_the_machines_its_runs_ran_on_not_the_one_that_gathered_them():
+    def report(machine):
+        return lambda seed: {"summary": {"unweighted_accuracy": {"mean": 0.5}}, "epochs": 20, "threads": 1,
+                             "design": "cnn1d", "seconds": 1.0, **({"machine": machine(seed)} if machine else {})}
+
+    fast, slow = "2 cores, AMD EPYC (AVX-512), Python 3.11.7", "2 cores, AMD EPYC (AVX2), Python 3.11.7"
+    row = baseline._over_seeds(report(lambda seed: fast), "SAVEE {seeds}", "UA", 55)
+    assert row["machine"] == fast and "Machine per seed" not in row["notes"]
+    row = baseline._over_seeds(report(lambda seed: fast if seed == 0 else slow), "SAVEE {seeds}", "UA", 55)
+    assert row["machine"] == f"{fast} / {slow}"
+    assert row["notes"].startswith(f"Machine per seed {[fast, slow, slow]}.")
+    row = baseline._over_seeds(report(None), "SAVEE {seeds}", "UA", 55)  # runs recorded before runs kept it
+    assert row["machine"] == "not recorded"
+    assert bench_report._cpu(f"{fast} / {slow}") == "AMD EPYC (AVX-512) / AMD EPYC (AVX2)"
+    assert bench_report._cpu("16 cores, x86_64, Python 3.12.3") == "16 cores, x86_64, Python 3.12.3"
+
+
+def test_the_latency_goal_is_timed_on_three_seconds_left_after_trimming(data_root, monkeypatch):
+    """The goal's clip is 3 s of speech: the extractor trims next to nothing, as from someone talking."""
+    from transformers import AutoFeatureExtractor
+
+    import ser_hf  # noqa: F401
+
+    monkeypatch.setattr(baseline, "DATA", data_root)
+    wave = baseline._three_seconds_of_speech()
+    assert wave.shape == (48000,)
+    fe = AutoFeatureExtractor.from_pretrained(baseline.ROOT / "models" / "ser-mfcc-cnn")
+    frames = fe(wave, sampling_rate=16000)["input_features"][0].shape[-1]
+    assert frames >= 290  # of 300 at 100 frames a second; the RAVDESS clip the goal was judged on before kept 144
 
 
 def test_a_distilled_run_is_reused_only_under_its_teachers_key(savee_few, tmp_path, monkeypatch):
