@@ -624,17 +624,22 @@ def ravdess_whisper_layer1_int8():
     return _layer1("_int8", ["ravdess"], "8", "kfold", RAVDESS8, 62, n_folds=5, seed=0)
 
 
+def _train_baseline():
+    """``scripts/train_baseline.py``: the shipped design (``SHIPPED_DESIGN``) and its rebuild (``train_shipped``)."""
+    sys.path.insert(0, str(ROOT / "scripts"))
+    import train_baseline
+
+    return train_baseline
+
+
 def tess_whisper_layer1_int8():
     """TESS's two protocols (random split, cross-speaker) with the shipped design and recipe (20 epochs, training seed 0).
 
     ``tess`` measured them with the first design (no Whisper front end, 8 epochs); this stage measures them
     again for the network that ships since 2026-11-25.
     """
-    sys.path.insert(0, str(ROOT / "scripts"))
-    from train_baseline import SHIPPED_DESIGN
-
     ds = _corpus(["tess"], "7")
-    kwargs = {"training_overrides": _stem_training(**PITCH4), "model_overrides": SHIPPED_DESIGN}
+    kwargs = {"training_overrides": _stem_training(**PITCH4), "model_overrides": _train_baseline().SHIPPED_DESIGN}
     design = f"{STEM}, + its first transformer layer (its weights in int8)"
     notes = f"{UTT_NOTE} The shipped design and recipe (+-4 semitone copies)."
     rows = _rows_for(_run("tess_random7_whisper_layer1_int8", ds, "random", test_size=0.25, seed=0, **kwargs),
@@ -651,12 +656,9 @@ def savee_whisper_layer1_int8_spk():
     The adaptive model's recipe (+-2 semitone copies) with one change, the layer, against
     ``savee_whisper_stem_spk``: whether the adaptive model should take the layer too.
     """
-    sys.path.insert(0, str(ROOT / "scripts"))
-    from train_baseline import SHIPPED_DESIGN
-
     return _stem_over_seeds("savee_loso_whisper_layer1_int8_spk_seed{seed}", ["savee"], "7", "loso",
                             f"{SAVEE_LOSO}, {STEM}, + its first transformer layer (its weights in int8){SPK}", 55,
-                            speaker_norm=True, model_overrides=SHIPPED_DESIGN, notes=STEM_SPK_NOTE)
+                            speaker_norm=True, model_overrides=_train_baseline().SHIPPED_DESIGN, notes=STEM_SPK_NOTE)
 
 
 def all3_whisper_stem_copies2():
@@ -1294,11 +1296,8 @@ def seeds():
 
 def _timed_training(output, model_overrides=None) -> tuple[dict, tuple, tuple]:
     """``scripts/train_baseline.train_shipped`` into ``output``: its info and the load average before and after."""
-    sys.path.insert(0, str(ROOT / "scripts"))
-    from train_baseline import train_shipped
-
     load_before = os.getloadavg()
-    info = train_shipped(DATA, output, threads=int(os.environ.get("SER_TRAIN_THREADS", THREADS)), progress=False,
+    info = _train_baseline().train_shipped(DATA, output, threads=int(os.environ.get("SER_TRAIN_THREADS", THREADS)), progress=False,
                          model_overrides=model_overrides)
     return info, load_before, os.getloadavg()
 
@@ -1434,8 +1433,9 @@ EXPERIMENTS = {"ravdess_kfold": ravdess_kfold, "ravdess_seeds": ravdess_seeds, "
 
 def main(argv=None) -> None:
     names = list(argv if argv is not None else (sys.argv[1:] if __name__ == "__main__" else []))
-    # ``training_time``, run when named, times ``shipped``'s rebuild without replacing the weights; the distillation experiments (``_kd``) need bench.finetune's runs
-    # first, or, the frozen teachers', hours beside the designs they are compared with;
+    # ``training_time``, run when named, times ``shipped``'s rebuild without replacing the weights; the
+    # distillation experiments (``_kd``) need bench.finetune's runs first, or, the frozen teachers', hours
+    # beside the designs they are compared with;
     # the candidates (faster stem recipes ``_k1``, ``_short``, ``_s2``; ``_pitch6``, ``_mixup``, ``_balance``, ``_copies2``,
     # ``_hint``, the ``_layer1`` variants) run only when named: each is one to three hours of 2 cores beside the
     # designs they were compared with. The ``_layer1_int8`` stages measure the shipped design since 2026-11-25

@@ -17,7 +17,7 @@ def row(benchmark: str, metric: str, value: float, unit: str, goal: str | None =
             "goal": goal, "met": met, "notes": notes}
 
 
-def cpu() -> str:
+def _cpu() -> str:
     """The CPU's model name and widest vector instructions: the same 2-core figures differ by up to ~1.7x
     between the machines we are lent, and two of them both call themselves "AMD EPYC" (one with AVX-512,
     where the training of the shipped model took 438 s, one with AVX2 only, 592-707 s); the kernels
@@ -35,7 +35,7 @@ def cpu() -> str:
 
 def machine() -> str:
     """This machine as the rows name it: cores, CPU, Python."""
-    return f"{os.cpu_count()} cores, {cpu()}, Python {platform.python_version()}"
+    return f"{os.cpu_count()} cores, {_cpu()}, Python {platform.python_version()}"
 
 
 def write(name: str, rows: list[dict]) -> Path:

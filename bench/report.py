@@ -20,7 +20,7 @@ def _fmt(value) -> str:
 USUAL = ("2 cores", "Python 3.11.7")  # what every CI-class machine we are lent has
 
 
-def _cpu(machine: str) -> str:
+def _machine_column(machine: str) -> str:
     """A row's machine without what they all share ("2 cores, AMD EPYC (AVX2), Python 3.11.7" -> "AMD EPYC
     (AVX2)"): figures differ by up to ~1.7x between the 2-core machines we are lent, by their CPU."""
     return " / ".join(", ".join(p for p in m.split(", ") if p not in USUAL) for m in machine.split(" / "))
@@ -32,7 +32,7 @@ def table() -> str:
         for r in json.loads(path.read_text()):
             met = {True: "yes", False: "**no**", None: ""}[r.get("met")]
             lines.append(f"| {r['benchmark']} | {r['metric']} | {_fmt(r['value'])} {r['unit']} | "
-                         f"{r.get('goal') or ''} | {met} | {_cpu(r.get('machine', ''))} | {r.get('notes', '')} |")
+                         f"{r.get('goal') or ''} | {met} | {_machine_column(r.get('machine', ''))} | {r.get('notes', '')} |")
     return "\n".join(lines)
 
 

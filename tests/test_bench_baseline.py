@@ -108,8 +108,8 @@ def test_a_row_names_the_machines_its_runs_ran_on_not_the_one_that_gathered_them
     assert row["notes"].startswith(f"Machine per seed {[fast, slow, slow]}.")
     row = baseline._over_seeds(report(None), "SAVEE {seeds}", "UA", 55)  # runs recorded before runs kept it
     assert row["machine"] == "not recorded"
-    assert bench_report._cpu(f"{fast} / {slow}") == "AMD EPYC (AVX-512) / AMD EPYC (AVX2)"
-    assert bench_report._cpu("16 cores, x86_64, Python 3.12.3") == "16 cores, x86_64, Python 3.12.3"
+    assert bench_report._machine_column(f"{fast} / {slow}") == "AMD EPYC (AVX-512) / AMD EPYC (AVX2)"
+    assert bench_report._machine_column("16 cores, x86_64, Python 3.12.3") == "16 cores, x86_64, Python 3.12.3"
 
 
 def test_the_latency_goal_is_timed_on_three_seconds_left_after_trimming(data_root, monkeypatch):
