@@ -1297,8 +1297,8 @@ def seeds():
 def _timed_training(output, model_overrides=None) -> tuple[dict, tuple, tuple]:
     """``scripts/train_baseline.train_shipped`` into ``output``: its info and the load average before and after."""
     load_before = os.getloadavg()
-    info = _train_baseline().train_shipped(DATA, output, threads=int(os.environ.get("SER_TRAIN_THREADS", THREADS)), progress=False,
-                         model_overrides=model_overrides)
+    info = _train_baseline().train_shipped(DATA, output, threads=int(os.environ.get("SER_TRAIN_THREADS", THREADS)),
+                                           progress=False, model_overrides=model_overrides)
     return info, load_before, os.getloadavg()
 
 
@@ -1346,13 +1346,12 @@ def training_time_s2():
 def _three_seconds_of_speech() -> np.ndarray:
     """RAVDESS Actor_01's clips with their silence trimmed, end to end, cut to 3 s: a clip that speech fills
     (as a microphone's while someone talks), where the extractor has nothing to trim."""
-    import librosa
-
     from ser_hf.audio import load_audio
+    from ser_hf.preprocess import trim_silence  # the extractor's own trimming
 
-    speech = [librosa.effects.trim(load_audio(p), top_db=30)[0]
-              for p in sorted((DATA / "RAVDESS" / "Actor_01").glob("*.flac"))[:6]]
-    return np.concatenate(speech)[:3 * 16000]
+    speech = [trim_silence(load_audio(p)) for p in sorted((DATA / "RAVDESS" / "Actor_01").glob("*.flac"))[:6]]
+    # Trimmed again as a whole, as the extractor will (against the loudest clip's peak), then cut.
+    return trim_silence(np.concatenate(speech))[:3 * 16000]
 
 
 def latency():
