@@ -175,14 +175,15 @@ def front_end_frames(features: datasets.Dataset, model, cache_dir: str | os.Path
     frames (SpecAugment did anyway), and the stem's loudness floor comes from the whole clip, as at
     inference, rather than from the crop. Rows become ``[frames / stride, channels]``;
     :func:`train_model` and :func:`predict` see it from the rows' width and tell the model to skip
-    its front end. The cache key is the featurization's fingerprint and the stem's weights.
+    its front end. The cache key is the featurization's fingerprint, the stem's stride and its weights.
     A model without a frozen front end gets ``features`` back as they are.
     """
     import torch
 
     if not getattr(model, "frozen_front_end", False) or _skips_front_end(model, features):
         return features
-    digest = hashlib.sha256(f"{CACHE_VERSION}|{features._fingerprint}|".encode())
+    # The stride is in the key beside the weights: the same stem at another stride gives other frames.
+    digest = hashlib.sha256(f"{CACHE_VERSION}|{features._fingerprint}|stride {model.front_end_stride}|".encode())
     for name, tensor in sorted(model.net.front_end.state_dict().items()):
         digest.update(name.encode() + tensor.detach().cpu().numpy().tobytes())
     cache_dir = Path(cache_dir) if cache_dir else default_cache_dir()

@@ -480,3 +480,42 @@ def test_an_int8_front_end_layer_stores_a_quarter_and_reads_as_the_float_one_to_
     assert not torch.allclose(silenced, ours, atol=1e-2)
     with pytest.raises(ValueError, match="front_end_int8"):
         MfccCnnConfig(front_end="whisper", front_end_int8=True)
+
+
+def test_a_stride_four_stem_gives_every_other_frame_of_whispers_and_its_layer_pads_as_alone(waves, data_root, tmp_path):
+    """``front_end_stride=4``: the stem's second convolution reads every 4th frame, so its frames are exactly
+    every other one of the stride-2 stem's (no new weights, none retrained); with the first layer behind it,
+    a padded clip scores as alone, the stride survives save and load, and the cache keeps the two apart."""
+    checkpoint = save_tiny_whisper(tmp_path / "whisper", layers=1)
+    plain, fe = build_baseline(NAMES, seed=0, front_end_from=checkpoint)
+    strided, _ = build_baseline(NAMES, seed=0, front_end_from=checkpoint, front_end_stride=4)
+    x = fe(waves[0], sampling_rate=16000, return_tensors="pt")["input_features"]
+    assert strided.front_end_stride == 4 and plain.front_end_stride == 2
+    with torch.inference_mode():
+        every, _ = plain.eval().front_end_features(x)
+        fewer, mask = strided.eval().front_end_features(x)
+    assert fewer.shape[-1] == int(mask.sum()) == -(-x.shape[-1] // 4)
+    torch.testing.assert_close(fewer, every[..., ::2])
+    layered, _ = build_baseline(NAMES, seed=0, front_end_from=checkpoint, front_end_layers=1, front_end_int8=True,
+                                front_end_stride=4)
+    layered.eval()
+    batch = fe(waves, sampling_rate=16000, return_tensors="pt")
+    with torch.inference_mode():
+        together = layered(**batch).logits
+        alone = torch.cat([layered(**fe(w, sampling_rate=16000, return_tensors="pt")).logits for w in waves])
+    torch.testing.assert_close(together, alone, atol=1e-4, rtol=1e-4)
+    layered.save_pretrained(tmp_path / "model")
+    loaded = AutoModelForAudioClassification.from_pretrained(tmp_path / "model").eval()
+    assert loaded.config.front_end_stride == 4 and loaded.net.front_end.conv2.stride == (4,)
+    with torch.inference_mode():
+        torch.testing.assert_close(loaded(**batch).logits, together)
+    # The same stem weights at another stride are another cache entry, with a quarter of the frames.
+    features = featurize(_savee_table(data_root), fe, cache_dir=tmp_path / "cache")
+    two, four = (front_end_frames(features, m, cache_dir=tmp_path / "cache") for m in (plain, strided))
+    assert two.cache_files != four.cache_files
+    assert [r["length"] for r in four] == [-(-r["length"] // 4) for r in features]
+    for bad in (3, 16):
+        with pytest.raises(ValueError, match="front_end_stride"):
+            MfccCnnConfig(front_end="whisper", front_end_stride=bad)
+    with pytest.raises(ValueError, match="front_end_stride"):
+        MfccCnnConfig(front_end_stride=4)  # no stem to stride

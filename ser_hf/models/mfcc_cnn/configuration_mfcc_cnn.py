@@ -72,6 +72,11 @@ class MfccCnnConfig(PretrainedConfig):
         front_end_int8: keep the front end's transformer layers' linear weights as int8 with a float scale per
             row (a quarter of float32: a layer of tiny is 1.8 MB instead of 7.1), turned into float weights once
             and kept. The layers are frozen, so training and inference read the same rounded weights.
+        front_end_stride: input frames per front-end frame: 2 is Whisper's stem (its second convolution at
+            stride 2: 50 frames a second); 4, 6 or 8 run that convolution, its weights unchanged, at that
+            stride instead (25, 16.7 or 12.5 frames a second: every 2nd, 3rd or 4th of the stem's frames), so
+            the layers and the CNN behind read that share of the frames, and most of a clip's latency falls
+            with them (``python -m bench.baseline savee_whisper_layer1_int8_s4`` and ``_s6``, ``_s8``).
         freeze_front_end: keep the stem's weights as copied while training.
         first_kernel_size: the time kernel of ``cnn1d``'s first conv block (odd). Behind the stem, 1 (a
             projection of each stem frame) trains 1.6x faster than 5, since that kernel over 384 channels
@@ -100,7 +105,7 @@ class MfccCnnConfig(PretrainedConfig):
                  time_mask_width: int = 20, normalization: str = "utterance", pooling: str = "meanmax",
                  mixup_alpha: float = 0.0, front_end: str | None = None, front_end_channels: int = 384,
                  freeze_front_end: bool = True, front_end_layers: int = 0, front_end_heads: int = 6,
-                 front_end_ffn_dim: int | None = None, front_end_int8: bool = False,
+                 front_end_ffn_dim: int | None = None, front_end_int8: bool = False, front_end_stride: int = 2,
                  first_kernel_size: int = 5, first_stride: int | None = None,
                  hint_size: int = 0, hint_weight: float = 1.0, hint_frames: bool = False, **kwargs):
         if architecture not in ARCHITECTURES:
@@ -133,6 +138,9 @@ class MfccCnnConfig(PretrainedConfig):
         if front_end_int8 and not (front_end_layers and freeze_front_end):
             raise ValueError("front_end_int8 needs front_end_layers and a frozen front end (int8 weights do not train)")
         self.front_end_int8 = bool(front_end_int8)
+        if front_end_stride not in (2, 4, 6, 8) or (front_end_stride != 2 and not front_end):
+            raise ValueError(f"front_end_stride must be 2, 4, 6 or 8, with a front end; got {front_end_stride}")
+        self.front_end_stride = int(front_end_stride)
         self.front_end_ffn_dim = int(4 * front_end_channels if front_end_ffn_dim is None else front_end_ffn_dim)
         if first_kernel_size < 1 or first_kernel_size % 2 == 0:
             raise ValueError(f"first_kernel_size must be odd and positive (it keeps the frame count), got {first_kernel_size}")

@@ -240,7 +240,8 @@ class _WhisperFrontEnd(nn.Module):
 
     The frames are first put on Whisper's scale (log10, floored 8 decades below the clip's
     loudest frame, then ``(x + 4) / 4``), as the copied weights expect. Padding frames stay zero
-    after each convolution, so a padded clip gets what it gets alone. Output: 50 frames a second.
+    after each convolution, so a padded clip gets what it gets alone. Output: 50 frames a second, or 25, 16.7
+    or 12.5 with ``front_end_stride`` 4, 6 or 8 (the second convolution's stride).
     With ``front_end_layers``, the encoder's first transformer layers follow (padding masked as keys).
     """
 
@@ -248,7 +249,8 @@ class _WhisperFrontEnd(nn.Module):
         super().__init__()
         c = config.front_end_channels
         self.conv1 = nn.Conv1d(config.num_features, c, 3, padding=1)
-        self.conv2 = nn.Conv1d(c, c, 3, stride=2, padding=1)
+        self.stride = getattr(config, "front_end_stride", 2)
+        self.conv2 = nn.Conv1d(c, c, 3, stride=self.stride, padding=1)
         self.layers = nn.ModuleList()
         if getattr(config, "front_end_layers", 0):
             # Whisper's own layer class, so the checkpoint's weights load by name (``layers.0.self_attn...``).
@@ -289,7 +291,7 @@ class _WhisperFrontEnd(nn.Module):
         peak = log10.masked_fill(m == 0, float("-inf")).amax((1, 2), keepdim=True)
         x = (torch.maximum(log10, peak - 8.0) + 4.0) / 4.0 * m
         x = nn.functional.gelu(self.conv1(x)) * m
-        m = nn.functional.max_pool1d(m, 2, ceil_mode=True)
+        m = nn.functional.max_pool1d(m, self.stride, ceil_mode=True)
         x = nn.functional.gelu(self.conv2(x)) * m
         if len(self.layers):
             x = self._attend(x, m[:, 0]) * m
@@ -328,7 +330,7 @@ class _Cnn1d(_Front):
         self.freeze_front_end = self.front_end is not None and config.freeze_front_end
         if self.front_end is not None:
             self.front_end.requires_grad_(not self.freeze_front_end)
-            c_in, first_stride = config.front_end_channels, 1  # the stem already halved the frame rate
+            c_in, first_stride = config.front_end_channels, 1  # the stem already lowered the frame rate
         else:
             c_in, first_stride = config.num_features * (3 if config.use_deltas else 1), 2
         first_stride = getattr(config, "first_stride", None) or first_stride
@@ -430,8 +432,8 @@ class MfccCnnForAudioClassification(MfccCnnPreTrainedModel):
 
     @property
     def front_end_stride(self) -> int:
-        """Input frames per front-end frame (Whisper's stem halves the frame rate)."""
-        return 2 if getattr(self.config, "front_end", None) == "whisper" else 1
+        """Input frames per front-end frame (Whisper's stem halves the frame rate; ``front_end_stride``)."""
+        return getattr(self.config, "front_end_stride", 2) if getattr(self.config, "front_end", None) == "whisper" else 1
 
     def frames_per_last_block_frame(self, skip_front_end: bool = False) -> int:
         """Input rows' frames per frame of ``cnn1d``'s last block (the frame hints' stride): the front
