@@ -100,3 +100,21 @@ def test_console_script_runs(tiny_whisper, data_root):
                             capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout)[0]["emotion"] in LABELS
+
+
+def test_the_runtime_flag_picks_what_runs_the_shipped_model_and_both_answer_alike(inputs, tmp_path, capsys):
+    from conftest import REPO
+
+    answers = {}
+    for runtime in ("auto", "torch"):
+        out = tmp_path / f"{runtime}.json"
+        assert main(["predict", str(REPO / "models" / "ser-mfcc-cnn"), str(inputs / "sub"), "--runtime", runtime,
+                     "--format", "json", "-o", str(out), "--no-progress"]) == 0
+        answers[runtime] = {r["path"]: r for r in json.loads(out.read_text())}
+    assert answers["auto"].keys() == answers["torch"].keys() and len(answers["auto"]) == 2
+    for path, record in answers["auto"].items():
+        assert record["emotion"] == answers["torch"][path]["emotion"]
+        assert record["probabilities"] == pytest.approx(answers["torch"][path]["probabilities"], abs=1e-5)
+    assert main(["predict", str(REPO / "models" / "ser-mfcc-cnn-adaptive"), str(inputs / "sub"),
+                 "--runtime", "onnx"]) == 2  # an adaptive model takes the speaker's statistics: said, not served
+    assert "use runtime='torch'" in capsys.readouterr().err

@@ -38,6 +38,9 @@ def register(subparsers) -> None:
                         help="speaker-adaptive models: clips or folders of the speaker to adapt to (default: the "
                              "input clips themselves; with --long, each recording adapts to itself)")
     parser.add_argument("--device", help="torch device (default: cuda when available, else cpu)")
+    parser.add_argument("--runtime", choices=("auto", "onnx", "torch"), default="auto",
+                        help="what runs the model: auto (default) runs a per-clip MFCC-CNN on the CPU in ONNX Runtime, "
+                             "the same answers about 1.5x faster, and every other model in PyTorch")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar on standard error")
     parser.set_defaults(func=run)
 
@@ -69,7 +72,7 @@ def run(args) -> int:
 
     hf_logging.disable_progress_bar()  # one progress bar, ours
     recognizer = EmotionRecognizer.from_pretrained(args.model, device=args.device, batch_size=args.batch_size,
-                                                   max_duration=args.max_duration)
+                                                   max_duration=args.max_duration, runtime=args.runtime)
     files = expand(args.paths)
     speaker = None
     if recognizer.adaptive and (args.speaker_clips or not args.long):
