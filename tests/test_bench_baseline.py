@@ -156,3 +156,12 @@ def test_a_distilled_run_is_reused_only_under_its_teachers_key(savee_few, tmp_pa
     baseline._run("kd", ds, "loso", training_overrides=small, teachers=uniform, teacher_key="another")
     baseline._run("kd", ds, "loso", training_overrides=small)
     assert trained == [True, True, True, True, False]  # another teacher, or none, is another run
+
+
+def test_the_shipped_design_is_the_one_its_benchmark_stages_measure():
+    """scripts/train_baseline.py's SHIPPED_DESIGN and bench.baseline's SHIPPED_VARIANT stages are one design."""
+    overrides, label = baseline.LAYER1_VARIANTS[baseline.SHIPPED_VARIANT]
+    assert baseline._train_baseline().SHIPPED_DESIGN == {"front_end_layers": 1, **overrides}
+    assert "25 frames a second" in label and baseline._layer1_status(baseline.SHIPPED_VARIANT).startswith("The shipped")
+    assert {f"{p}_whisper_layer1{baseline.SHIPPED_VARIANT}" for p in ("savee", "all3", "ravdess", "tess")} <= set(
+        baseline.EXPERIMENTS)
