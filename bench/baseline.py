@@ -1353,12 +1353,12 @@ def _cold_timed_training(model_overrides=None) -> tuple[dict, tuple, tuple]:
 
 def training_time():
     """``shipped``'s timing of the rebuild without replacing the committed weights: on another kind of machine
-    the same seed gives other weights (its kernels round differently), so only the seconds are kept."""
+    the same seed gives other weights (its kernels round differently), so only the seconds are kept (the
+    committed weights' machine is the ``shipped`` row's)."""
     info, load_before, load_after = _cold_timed_training()
     return [_training_time_row(f"Train the shipped model's recipe on RAVDESS + TESS + SAVEE ({info['clips']} clips, "
                                "7 classes), its weights not kept", info, load_before, load_after,
-                               "The weights trained here are not kept (models/ser-mfcc-cnn was trained on the AVX-512 "
-                               "machine, row 'shipped').")]
+                               "The weights trained here are not kept (models/ser-mfcc-cnn's: row 'shipped').")]
 
 
 def training_time_s2():

@@ -18,7 +18,7 @@ What unusable input does, everywhere (library, CLI, app): it raises
   ``"no speech found ..."``
 
 On the CPU, a per-clip MFCC-CNN (the shipped default) runs in ONNX Runtime, exported when loaded
-(:mod:`ser_hf.onnx_runtime`: the same logits, about 1.5x faster on one thread); ``runtime="torch"`` keeps
+(:mod:`ser_hf.onnx_runtime`: the same logits, about 1.4x faster on one thread); ``runtime="torch"`` keeps
 PyTorch, and every other model runs in PyTorch.
 
 Models with a fixed input window (fine-tuned Whisper: the feature extractor's ``n_samples``)

@@ -1,6 +1,6 @@
-"""ONNX Runtime for the MFCC-CNN: the same function as its PyTorch forward, about 1.5x faster on a CPU thread.
+"""ONNX Runtime for the MFCC-CNN: the same function as its PyTorch forward, about 1.4x faster on a CPU thread.
 
-Why: on one thread, a 3 s clip of speech through the shipped model took 12.0 ms with PyTorch and 8.1 ms
+Why: on one thread, a 3 s clip of speech through the shipped model took 12.15 ms with PyTorch and 8.58 ms
 with ONNX Runtime, features included (``python -m bench.baseline latency``): at a few hundred frames its
 matrix products and the many small steps between them cost less there. The model is exported in memory
 when it is loaded (about a second, with ``torch.onnx``), never stored: its safetensors stay the one copy of

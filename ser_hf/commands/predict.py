@@ -40,7 +40,7 @@ def register(subparsers) -> None:
     parser.add_argument("--device", help="torch device (default: cuda when available, else cpu)")
     parser.add_argument("--runtime", choices=("auto", "onnx", "torch"), default="auto",
                         help="what runs the model: auto (default) runs a per-clip MFCC-CNN on the CPU in ONNX Runtime, "
-                             "the same answers about 1.5x faster, and every other model in PyTorch")
+                             "the same answers about 1.4x faster, and every other model in PyTorch")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar on standard error")
     parser.set_defaults(func=run)
 
