@@ -1380,6 +1380,31 @@ def _three_seconds_of_speech() -> np.ndarray:
     return trim_silence(np.concatenate(speech))[:3 * 16000]
 
 
+def _runtimes(model, fe) -> dict:
+    """Features + forward of ``model`` on a 16 kHz clip, in ONNX Runtime (one thread; what ``EmotionRecognizer``, the
+    CLI and the demo run: :mod:`ser_hf.onnx_runtime`) and in PyTorch (``from_pretrained``, ``pipeline``)."""
+    from ser_hf.onnx_runtime import OnnxRuntimeModel
+
+    onnx = OnnxRuntimeModel(model, threads=1)
+    return {"ONNX Runtime": lambda wave: onnx.logits(**fe(wave, sampling_rate=16000, return_tensors="np")),
+            "PyTorch": lambda wave: model(**fe(wave, sampling_rate=16000, return_tensors="pt"))}
+
+
+def _medians_in_turns(runs: dict, wave: np.ndarray, rounds: int = 40, warm_ups: int = 5) -> dict:
+    """Median milliseconds of each of ``runs`` on ``wave``, timed in turns, so a drift of the machine's speed falls
+    on all of them alike; the first ``warm_ups`` rounds are not counted."""
+    import torch
+
+    times = {key: [] for key in runs}
+    with torch.inference_mode():
+        for _ in range(rounds):
+            for key, run in runs.items():
+                t = time.perf_counter()
+                run(wave)
+                times[key].append(time.perf_counter() - t)
+    return {key: 1000 * float(np.median(taken[warm_ups:])) for key, taken in times.items()}
+
+
 def latency():
     """Features + forward of the shipped model on one thread, in ONNX Runtime (what ``EmotionRecognizer``, the CLI
     and the demo run: :mod:`ser_hf.onnx_runtime`) and in PyTorch (``from_pretrained``, ``pipeline``), timed in
@@ -1391,28 +1416,17 @@ def latency():
 
     import ser_hf  # noqa: F401  (registers the model type)
     from ser_hf.audio import load_audio
-    from ser_hf.onnx_runtime import OnnxRuntimeModel
 
     torch.set_num_threads(1)
     path = ROOT / "models" / "ser-mfcc-cnn"
     fe = AutoFeatureExtractor.from_pretrained(path)
-    model = AutoModelForAudioClassification.from_pretrained(path).eval()
-    onnx = OnnxRuntimeModel(model, threads=1)
-    runtimes = {"ONNX Runtime": lambda wave: onnx.logits(**fe(wave, sampling_rate=16000, return_tensors="np")),
-                "PyTorch": lambda wave: model(**fe(wave, sampling_rate=16000, return_tensors="pt"))}
+    runtimes = _runtimes(AutoModelForAudioClassification.from_pretrained(path).eval(), fe)
     clips = {"a 3 s clip that speech fills (no silence to trim)": (_three_seconds_of_speech(), 10),
              "a 3 s RAVDESS clip (Actor_01's first, its leading silence trimmed)":
                  (np.resize(load_audio(sorted((DATA / "RAVDESS" / "Actor_01").glob("*.flac"))[0]), 3 * 16000), None)}
     rows = []
     for what, (wave, goal) in clips.items():
-        times = {name: [] for name in runtimes}
-        with torch.inference_mode():
-            for _ in range(40):  # in turns, so a drift of the machine's speed falls on both alike
-                for name, run in runtimes.items():
-                    t = time.perf_counter()
-                    run(wave)
-                    times[name].append(time.perf_counter() - t)
-        medians = {name: 1000 * float(np.median(t[5:])) for name, t in times.items()}
+        medians = _medians_in_turns(runtimes, wave)
         speech = fe(wave, sampling_rate=16000)["input_features"][0].shape[-1] / 100
         for name, median in medians.items():
             served = name == "ONNX Runtime"
@@ -1440,7 +1454,6 @@ def latency_strides():
     from transformers import AutoFeatureExtractor
 
     from ser_hf.models import MfccCnnConfig, MfccCnnForAudioClassification
-    from ser_hf.onnx_runtime import OnnxRuntimeModel
 
     torch.set_num_threads(1)
     path = ROOT / "models" / "ser-mfcc-cnn"
@@ -1451,22 +1464,12 @@ def latency_strides():
         config = MfccCnnConfig.from_dict({**shipped.config.to_dict(), "front_end_stride": stride})
         model = MfccCnnForAudioClassification(config).eval()
         model.load_state_dict(shipped.state_dict())
-        onnx = OnnxRuntimeModel(model, threads=1)
-        runs[stride, "ONNX Runtime"] = lambda wave, onnx=onnx: onnx.logits(**fe(wave, sampling_rate=16000, return_tensors="np"))
-        runs[stride, "PyTorch"] = lambda wave, model=model: model(**fe(wave, sampling_rate=16000, return_tensors="pt"))
-    wave = _three_seconds_of_speech()
-    times = {key: [] for key in runs}
-    with torch.inference_mode():
-        for _ in range(40):  # in turns, so a drift of the machine's speed falls on every stride alike
-            for key, run in runs.items():
-                t = time.perf_counter()
-                run(wave)
-                times[key].append(time.perf_counter() - t)
+        runs.update({(stride, runtime): run for runtime, run in _runtimes(model, fe).items()})
+    medians = _medians_in_turns(runs, _three_seconds_of_speech())
     savee = {r["experiment"]: r["value"] for r in json.loads((RESULTS / "baseline.json").read_text())
              if r.get("experiment", "").startswith("savee_whisper_layer1_int8") and "_spk" not in r["experiment"]}
     rows = []
-    for (stride, runtime), taken in times.items():
-        median = 1000 * float(np.median(taken[5:]))
+    for (stride, runtime), median in medians.items():
         stage = "savee_whisper_layer1_int8" + ("" if stride == 2 else f"_s{stride}")
         served = runtime == "ONNX Runtime"
         rows.append(row(f"Inference on a 3 s clip that speech fills, the shipped network with front_end_stride {stride} "

@@ -68,7 +68,6 @@ class OnnxRuntimeModel:
         options.inter_op_num_threads = 1
         options.log_severity_level = 3  # errors only: its notes on unused initializers are not the user's concern
         self.session = ort.InferenceSession(buffer.getvalue(), options, providers=["CPUExecutionProvider"])
-        self.config = model.config
 
     def logits(self, input_features: np.ndarray, attention_mask: np.ndarray | None = None) -> np.ndarray:
         """``[batch, labels]`` logits of clips of one length (see the class)."""
