@@ -165,3 +165,19 @@ def test_the_shipped_design_is_the_one_its_benchmark_stages_measure():
     assert "25 frames a second" in label and baseline._layer1_status(baseline.SHIPPED_VARIANT).startswith("The shipped")
     assert {f"{p}_whisper_layer1{baseline.SHIPPED_VARIANT}" for p in ("savee", "all3", "ravdess", "tess")} <= set(
         baseline.EXPERIMENTS)
+
+
+def test_a_rebuild_is_checked_against_the_committed_weights_bit_for_bit(tmp_path):
+    """training_time says whether the rebuild equals the shipped weights: one changed value must tell."""
+    from safetensors.torch import load_file, save_file
+
+    shipped = baseline.ROOT / "models" / "ser-mfcc-cnn"
+    assert baseline.same_weights(shipped, shipped)
+    weights = load_file(shipped / "model.safetensors")
+    name = next(k for k, v in weights.items() if v.is_floating_point())
+    weights[name] = weights[name].clone()
+    weights[name].view(-1)[0] += 1
+    (tmp_path / "changed").mkdir()
+    save_file(weights, tmp_path / "changed" / "model.safetensors")
+    assert not baseline.same_weights(shipped, tmp_path / "changed")
+
