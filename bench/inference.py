@@ -35,6 +35,8 @@ from pathlib import Path
 
 import numpy as np
 
+from ser_hf.onnx_runtime import export_logits
+
 from .common import DATA, row, write
 
 REPO = Path(__file__).resolve().parents[1]
@@ -254,24 +256,14 @@ def _export(model, inputs: dict, folder: Path, calibration: list[np.ndarray]) ->
     quantised statically instead in ``int8 static conv + dynamic``: activation ranges calibrated
     on ``calibration`` (real clips, not those the agreement is measured on), QDQ format.
     """
-    import torch
     from onnxruntime.quantization import (CalibrationDataReader, QuantFormat, QuantType, quantize_dynamic,
                                          quantize_static)
     from onnxruntime.quantization.shape_inference import quant_pre_process
 
     path = folder / "model.onnx"
 
-    class Logits(torch.nn.Module):  # ONNX wants tensors out, not a ModelOutput
-        def __init__(self, inner):
-            super().__init__()
-            self.inner = inner
-
-        def forward(self, features):
-            return self.inner(**{name: features}).logits
-
     (name, tensor), = inputs.items()
-    torch.onnx.export(Logits(model).eval(), (tensor,), str(path), input_names=["features"], output_names=["logits"],
-                      dynamo=False, opset_version=17)
+    export_logits(model, tensor, str(path), input_name=name)
     prepared = folder / "model.pre.onnx"
     quant_pre_process(str(path), str(prepared))
     dynamic = folder / "model.int8-dynamic.onnx"
@@ -279,7 +271,7 @@ def _export(model, inputs: dict, folder: Path, calibration: list[np.ndarray]) ->
 
     class Calibration(CalibrationDataReader):
         def __init__(self):
-            self.feeds = iter({"features": c} for c in calibration)
+            self.feeds = iter({name: c} for c in calibration)
 
         def get_next(self):
             return next(self.feeds, None)
@@ -326,11 +318,11 @@ def transformer_cpu(label: str, model, feature_extractor, goal_ms: float, clips:
             options.intra_op_num_threads = threads
             options.inter_op_num_threads = 1
             session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
-            feed = {"features": tensor.numpy()}
+            feed = {name: tensor.numpy()}
             ms = _time(lambda: session.run(None, feed))
             diffs, agree = [], []
             for c, ref in zip(clips, reference):
-                logits = session.run(None, {"features": features(c)[name].numpy()})[0]
+                logits = session.run(None, {name: features(c)[name].numpy()})[0]
                 probs = np.exp(logits - logits.max(-1, keepdims=True))
                 probs /= probs.sum(-1, keepdims=True)
                 diffs.append(float(np.abs(probs - ref).max()))

@@ -26,6 +26,30 @@ def supports(model) -> bool:
             and not model.takes_speaker_statistics and model.device.type == "cpu")
 
 
+def export_logits(model, example, f, input_name: str = "input_features", dynamic_axes: dict | None = None) -> None:
+    """Export ``model``'s logits for ``example`` (its one input, ``input_name``) to ``f`` (a path or a file object)
+    as ONNX, with torch.onnx's TorchScript-based exporter.
+
+    Why that exporter, which torch.onnx calls legacy: it traces the MFCC-CNN exactly at any clip length, where the
+    torch.export-based one fixes the length at the example's (the model's ceil-mode pooling and mask arithmetic).
+    The tracer's warnings (one per Python branch on a tensor) are silenced: the graph keeps the example's branches.
+    """
+    import torch
+
+    class Logits(torch.nn.Module):  # ONNX wants a tensor out, not a ModelOutput
+        def __init__(self, inner):
+            super().__init__()
+            self.inner = inner
+
+        def forward(self, features):
+            return self.inner(**{input_name: features}).logits
+
+    with warnings.catch_warnings(), torch.no_grad():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(Logits(model).eval(), (example,), f, input_names=[input_name], output_names=["logits"],
+                          dynamic_axes=dynamic_axes, opset_version=17, dynamo=False)
+
+
 class OnnxRuntimeModel:
     """``model`` (a :func:`supported <supports>` MFCC-CNN) exported to ONNX and run by ONNX Runtime.
 
@@ -43,26 +67,13 @@ class OnnxRuntimeModel:
         import onnxruntime as ort
         import torch
 
-        class Logits(torch.nn.Module):  # ONNX wants a tensor out, not a ModelOutput
-            def __init__(self, inner):
-                super().__init__()
-                self.inner = inner
-
-            def forward(self, input_features):
-                return self.inner(input_features=input_features).logits
-
         model.eval()
         example = torch.zeros(1, model.config.num_features, 200)
         example[..., ::7] = -20.0  # not constant: nothing in the trace may depend on the example's values
         buffer = io.BytesIO()
-        with warnings.catch_warnings(), torch.no_grad():
-            # The tracer warns at every Python branch on a tensor (the all-frames-real mask among them): the
-            # graph takes the branches of an unpadded clip, which is all logits() accepts. torch.onnx also
-            # names this exporter legacy; it traces this model exactly, where torch.export fixes its length.
-            warnings.simplefilter("ignore")
-            torch.onnx.export(Logits(model).eval(), (example,), buffer, input_names=["input_features"],
-                              output_names=["logits"], dynamic_axes={"input_features": {0: "batch", 2: "frames"}},
-                              opset_version=17, dynamo=False)
+        # The graph takes the branches of an unpadded clip (the all-frames-real mask among them), which is all
+        # logits() accepts.
+        export_logits(model, example, buffer, dynamic_axes={"input_features": {0: "batch", 2: "frames"}})
         options = ort.SessionOptions()
         options.intra_op_num_threads = threads or torch.get_num_threads()
         options.inter_op_num_threads = 1
