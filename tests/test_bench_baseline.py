@@ -181,3 +181,18 @@ def test_a_rebuild_is_checked_against_the_committed_weights_bit_for_bit(tmp_path
     save_file(weights, tmp_path / "changed" / "model.safetensors")
     assert not baseline.same_weights(shipped, tmp_path / "changed")
 
+
+def test_the_readme_gets_one_table_per_results_file_under_what_it_measures(tmp_path, monkeypatch):
+    def result(name):
+        return {"benchmark": name, "metric": "m", "value": 1.0, "unit": "s", "machine": "2 cores, x86_64"}
+
+    (tmp_path / "zzz_new.json").write_text(json.dumps([result("a new one")]))
+    (tmp_path / "finetune.json").write_text(json.dumps([result("ft 1"), result("ft 2")]))
+    (tmp_path / "baseline.json").write_text(json.dumps([result("base")]))
+    monkeypatch.setattr(bench_report, "RESULTS", tmp_path)
+    lines = bench_report.table().splitlines()
+    headings = [line for line in lines if line.startswith("### ")]
+    assert [h.rsplit("`bench/results/", 1)[1] for h in headings] == ["baseline.json`)", "finetune.json`)", "zzz_new.json`)"]
+    assert headings[0].startswith("### The MFCC-CNN baseline")
+    rows = [line.split(" | ")[0] for line in lines if line.startswith("| ") and "---" not in line and "benchmark |" not in line]
+    assert rows == ["| base", "| ft 1", "| ft 2", "| a new one"]
