@@ -102,6 +102,32 @@ def test_cli_evaluate_writes_the_report(data_root, tmp_path, monkeypatch, capsys
     assert sum(f["test_clips"] for f in saved["folds"]) == 24
 
 
+
+def test_cli_evaluate_as_is_scores_the_shipped_model_and_skips_a_clip_it_cannot_decode(data_root, tmp_path, capsys):
+    """--protocol as_is: the saved model, no retraining; a file whose header reads but whose data is cut short
+    gets past the corpus loader and is skipped and reported at scoring; the report claims no speaker independence."""
+    root = tmp_path / "corpora" / "SAVEE"
+    root.mkdir(parents=True)
+    for speaker in ("DC", "JE"):
+        for code in ("a", "h", "n", "sa"):
+            for n in (1, 2, 3):
+                shutil.copy(data_root / "SAVEE" / f"{speaker}_{code}{n:02d}.flac", root)
+    whole = (data_root / "SAVEE" / "JE_h04.flac").read_bytes()
+    (root / "JE_h04.flac").write_bytes(whole[: len(whole) // 3])
+    out = tmp_path / "report"
+    code = cli(["evaluate", "models/ser-mfcc-cnn", "--data", str(tmp_path / "corpora"), "--protocol", "as_is",
+                "--output", str(out)])
+    assert code == 0
+    saved = json.loads((out / "report.json").read_text())
+    assert list(saved["skipped"]) == [str(root / "JE_h04.flac")]
+    assert "not a readable audio file" in saved["skipped"][str(root / "JE_h04.flac")]
+    assert saved["folds"][0]["test_clips"] == 24
+    assert saved["speaker_independent"] is None
+    assert "speaker independence unknown" in capsys.readouterr().out
+    # The shipped model was trained on these very clips: it must recognise nearly all of them.
+    assert saved["summary"]["accuracy"]["mean"] >= 0.8
+    _check_png(out / "confusion.png")
+
 def test_cli_evaluate_with_speaker_norm(data_root, tmp_path, monkeypatch, capsys):
     """--speaker-norm reaches the recipe: each fold's model is the speaker-adaptive kind (no
     per-utterance normalisation; its feature extractor normalises by the speaker's statistics)."""

@@ -17,7 +17,8 @@ def register(subparsers) -> None:
                     "folds, per corpus, per class) with a confusion matrix PNG, training curves PNG and a "
                     "JSON file. MODEL is 'mfcc-cnn', 'cnn2d' or 'seed' (the baseline architectures) or a saved "
                     "baseline folder (its architecture is retrained). --protocol as_is scores a saved "
-                    "model of any kind on all of the data without retraining.")
+                    "model of any kind on all of the data without retraining (not speaker-independent unless the "
+                    "model never heard these speakers: the shipped models heard every speaker of the shared corpora).")
     parser.add_argument("model", help="mfcc-cnn, cnn2d, seed, or a saved model folder")
     add_data_arguments(parser)
     parser.add_argument("--protocol", default="kfold", choices=PROTOCOLS, help="evaluation protocol (default kfold)")
