@@ -42,13 +42,9 @@ WHISPER = str(BACKBONE)
 ADAPTIVE_AUGMENTER = {"semitones": [-2.0, 2.0]}
 
 
-# The per-clip model's front end: the stem and Whisper's first transformer layer, frozen, its linear weights in
-# int8 (since 2026-11-25; python -m bench.baseline savee_whisper_layer1_int8 all3_whisper_layer1): on unseen
-# speakers SAVEE 48.3 -> 56+ %, within 5 MB with the weights stored in float16. Since 2026-12-07 the stem's second
-# convolution at stride 4 (25 frames a second; the time masks kept at 0.2 s): 1.5x faster, and no less accurate
-# on unseen speakers (bench.baseline's SHIPPED_VARIANT stages, latency_strides).
-SHIPPED_DESIGN = {"front_end_layers": 1, "front_end_int8": True, "front_end_stride": 4, "time_mask_width": 5}
-
+# The per-clip model's front end: the stem and Whisper's first transformer layer, int8, at 25 frames a second
+# (its measurements: ser_hf.training.SHIPPED_DESIGN's comment).
+from ser_hf.training import SHIPPED_DESIGN  # noqa: E402
 
 def train_shipped(data, output, threads: int = 2, progress: bool = True, adaptive: bool = False,
                   front_end_from: str | None = WHISPER, model_overrides: dict | None = None) -> dict:

@@ -271,8 +271,54 @@ def test_ser_train_front_end_from_saves_a_model_with_the_stem(data_root, tmp_pat
                  "--front-end-from", str(tiny_whisper), "--front-end-layers", "1", "--output", str(layered)]) == 0
     model = AutoModelForAudioClassification.from_pretrained(layered)
     assert model.config.front_end_layers == 1
-    assert torch.equal(model.net.front_end.layers[0].fc2.weight, encoder.layers[0].fc2.weight)
+    # Stored as the shipped model is (float16): the copy is Whisper's weights rounded to float16.
+    assert torch.equal(model.net.front_end.layers[0].fc2.weight, encoder.layers[0].fc2.weight.half().float())
 
+
+
+def test_ser_train_and_evaluate_take_the_shipped_design(data_root, tmp_path, monkeypatch, tiny_whisper, capsys):
+    """--shipped-design trains models/ser-mfcc-cnn's design (stored as it is: float16, the layer's weights int8),
+    and ser evaluate on a saved folder retrains the recipe that folder records, not a bare cnn1d."""
+    import json
+    import shutil
+
+    from safetensors import safe_open
+
+    from ser_hf.cli import build_parser, main
+    from ser_hf.commands.evaluate import recipe_config
+    from ser_hf.training import SHIPPED_DESIGN
+
+    root = tmp_path / "corpora" / "SAVEE"
+    root.mkdir(parents=True)
+    for speaker in ("DC", "JE"):
+        for name in ("a01", "n01", "sa01"):
+            shutil.copy(data_root / "SAVEE" / f"{speaker}_{name}.flac", root)
+    monkeypatch.setenv("SER_CACHE", str(tmp_path / "cache"))
+    out = tmp_path / "model"
+    assert main(["train", "--data", str(tmp_path / "corpora"), "--epochs", "1", "--threads", "1", "--split", "all",
+                 "--shipped-design", "--front-end-from", str(tiny_whisper), "--output", str(out)]) == 0
+    model = AutoModelForAudioClassification.from_pretrained(out)
+    assert (model.config.front_end_layers, model.config.front_end_int8, model.config.front_end_stride) == (1, True, 4)
+    with safe_open(out / "model.safetensors", "pt") as weights:
+        dtypes = {weights.get_tensor(k).dtype for k in weights.keys()}
+    assert torch.float16 in dtypes and torch.int8 in dtypes and torch.float32 not in dtypes
+    assert json.loads((out / "training_config.json").read_text())["model_overrides"] == SHIPPED_DESIGN
+
+    def config(*argv):
+        return recipe_config(build_parser().parse_args(["evaluate", *argv, "--data", str(tmp_path / "corpora")]))
+
+    mine = config(str(out), "--threads", "1")
+    assert (mine.model_overrides, mine.front_end_from, mine.epochs, mine.threads) == (SHIPPED_DESIGN, str(tiny_whisper), 1, 1)
+    assert f"recipe: {out / 'training_config.json'}" in capsys.readouterr().out
+    shipped = config("models/ser-mfcc-cnn", "--epochs", "2")
+    assert shipped.model_overrides == SHIPPED_DESIGN and shipped.epochs == 2 and shipped.front_end_from
+    assert config("mfcc-cnn").model_overrides == {} and config("mfcc-cnn").front_end_from is None
+    assert main(["train", "--data", str(tmp_path / "corpora"), "--shipped-design", "--architecture", "seed",
+                 "--output", str(tmp_path / "x")]) == 2
+    assert "--shipped-design is the cnn1d network" in capsys.readouterr().err
+    assert main(["evaluate", str(out), "--data", str(tmp_path / "corpora"), "--protocol", "loso", "--max-folds", "1",
+                 "--threads", "1", "--output", str(tmp_path / "report")]) == 0
+    assert json.loads((tmp_path / "report" / "report.json").read_text())["folds"][0]["test_clips"] == 3
 
 def test_the_rebuild_script_puts_the_stem_in_the_per_clip_model_and_credits_whisper(data_root, tmp_path, monkeypatch,
                                                                                     tiny_whisper):

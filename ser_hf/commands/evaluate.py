@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .train import add_data_arguments, load_data, model_overrides
+from .train import DEFAULTS, add_data_arguments, front_end_from, load_data, model_overrides
 
 PROTOCOLS = ("kfold", "loso", "cross_corpus", "tess_cross_speaker", "random", "fixed", "as_is")
 
@@ -16,7 +16,8 @@ def register(subparsers) -> None:
                     "unseen speakers; report accuracy, unweighted accuracy and macro-F1 (mean ± std over "
                     "folds, per corpus, per class) with a confusion matrix PNG, training curves PNG and a "
                     "JSON file. MODEL is 'mfcc-cnn', 'cnn2d' or 'seed' (the baseline architectures) or a saved "
-                    "baseline folder (its architecture is retrained). --protocol as_is scores a saved "
+                    "baseline folder (its recorded recipe is retrained: models/ser-mfcc-cnn measures the shipped "
+                    "recipe). --protocol as_is scores a saved "
                     "model of any kind on all of the data without retraining (not speaker-independent unless the "
                     "model never heard these speakers: the shipped models heard every speaker of the shared corpora).")
     parser.add_argument("model", help="mfcc-cnn, cnn2d, seed, or a saved model folder")
@@ -47,12 +48,59 @@ def _architecture(model: str) -> str | None:
     return None
 
 
+def saved_recipe(model: str) -> tuple[Path, dict] | None:
+    """The training recipe a saved baseline folder records: ``training_info.json``'s (scripts/train_baseline.py) or
+    ``training_config.json`` (``ser train``); ``None`` for a recipe name or a folder without one."""
+    import json
+
+    for name in ("training_info.json", "training_config.json"):
+        path = Path(model) / name
+        if path.is_file():
+            saved = json.loads(path.read_text())
+            return path, saved.get("recipe", saved)
+    return None
+
+
+def recipe_config(args):
+    """The :class:`TrainingConfig` each fold trains with: a saved model's recorded recipe (so that ``ser evaluate
+    models/ser-mfcc-cnn`` measures the shipped recipe, Whisper's front end included), else the command line's.
+
+    Over a saved recipe, the command line still sets this machine's threads and whatever differs from its
+    defaults (``--epochs 1`` for a quick look, ``--seed``, ``--speaker-norm``, the front end's options); a
+    recorded front end that is a local folder missing here is fetched by name (``$SER_WHISPER`` or
+    ``openai/whisper-tiny.en``: the shipped models' checkpoint).
+    """
+    import dataclasses
+    import os
+
+    from ..training import DEFAULT_WHISPER, TrainingConfig
+
+    given = TrainingConfig(epochs=args.epochs, augment_copies=args.augment_copies, seed=args.seed,
+                           threads=args.threads, speaker_norm=args.speaker_norm, front_end_from=front_end_from(args),
+                           model_overrides=model_overrides(args))
+    saved = saved_recipe(args.model)
+    if saved is None:
+        return given
+    path, recorded = saved
+    fields = {f.name for f in dataclasses.fields(TrainingConfig)}
+    recipe = {k: v for k, v in recorded.items() if k in fields}
+    for name in ("epochs", "augment_copies", "seed", "speaker_norm"):
+        if getattr(args, name) != DEFAULTS[name]:
+            recipe[name] = getattr(given, name)
+    if args.front_end_from or args.shipped_design or args.front_end_layers:
+        recipe.update(front_end_from=given.front_end_from, model_overrides=given.model_overrides)
+    recorded_front_end = recipe.get("front_end_from")
+    if recorded_front_end and os.path.isabs(recorded_front_end) and not Path(recorded_front_end).exists():
+        recipe["front_end_from"] = os.environ.get("SER_WHISPER") or DEFAULT_WHISPER
+    recipe["threads"] = args.threads
+    print(f"recipe: {path}")
+    return TrainingConfig(**recipe)
+
+
 def run(args) -> int:
     from ..errors import SerError
     from ..evaluation import (baseline_recipe, evaluate_pretrained, format_summary, run_protocol, summarize,
                               with_clip_ids, write_report)
-    from ..training import TrainingConfig
-
     ds, names = load_data(args)
     if args.protocol == "as_is":
         out = evaluate_pretrained(args.model, ds)
@@ -68,6 +116,8 @@ def run(args) -> int:
         raise SerError(f"{args.model}: not a baseline recipe; retraining per fold is implemented for the "
                        "MFCC-CNN baseline (mfcc-cnn, seed, or its saved folder). Use --protocol as_is to "
                        "score a trained model of another kind.")
+    if args.shipped_design and architecture != "cnn1d":
+        raise SerError(f"--shipped-design is the cnn1d network; {args.model} is {architecture}")
     options = {}
     if args.protocol == "kfold":
         options = {"n_folds": args.folds, "seed": args.seed}
@@ -76,9 +126,7 @@ def run(args) -> int:
     elif args.protocol in ("random", "fixed"):
         options = {"seed": args.seed}
     ds = with_clip_ids(ds)
-    config = TrainingConfig(epochs=args.epochs, augment_copies=args.augment_copies, seed=args.seed,
-                            threads=args.threads, speaker_norm=args.speaker_norm, front_end_from=args.front_end_from,
-                            model_overrides=model_overrides(args))
+    config = recipe_config(args)
     recipe = baseline_recipe(names, architecture, config=config, ds=ds, work_dir=args.output / "runs")
     report = run_protocol(ds, args.protocol, recipe, names, out_dir=args.output, max_folds=args.max_folds,
                           title=f"{args.model} {args.protocol}", **options)

@@ -12,6 +12,10 @@ from ..taxonomy import LABEL_SETS
 logger = logging.getLogger(__name__)
 
 
+# Defaults of the recipe options, which ``ser evaluate`` also compares with to tell what a user chose.
+DEFAULTS = {"epochs": 20, "augment_copies": 1, "seed": 0, "speaker_norm": False}
+
+
 def add_data_arguments(parser) -> None:
     """The data options ``train`` and ``evaluate`` share."""
     parser.add_argument("--data", type=Path, required=True, help="folder holding the corpus folders (RAVDESS, TESS, ...)")
@@ -21,11 +25,11 @@ def add_data_arguments(parser) -> None:
     parser.add_argument("--architecture", default="cnn1d", choices=ARCHITECTURES,
                         help="baseline network (default cnn1d; cnn2d: 2-D convolutions over bands and time, "
                              "slower and no better on SAVEE; seed: seed 000's Conv1D network)")
-    parser.add_argument("--epochs", type=int, default=20,
+    parser.add_argument("--epochs", type=int, default=DEFAULTS["epochs"],
                         help="training epochs, each over the clean clips and their augmented copies (default 20)")
-    parser.add_argument("--augment-copies", type=int, default=1,
+    parser.add_argument("--augment-copies", type=int, default=DEFAULTS["augment_copies"],
                         help="waveform-augmented copies of each training clip, cached (default 1)")
-    parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    parser.add_argument("--seed", type=int, default=DEFAULTS["seed"], help="random seed (default 0)")
     parser.add_argument("--threads", type=int, default=2, help="CPU threads (default 2)")
     parser.add_argument("--speaker-norm", action="store_true",
                         help="speaker CMVN: features normalised by each speaker's statistics. train saves a "
@@ -41,11 +45,37 @@ def add_data_arguments(parser) -> None:
     parser.add_argument("--front-end-layers", type=int, default=0, metavar="N",
                         help="with --front-end-from: also the checkpoint's first N transformer layers, frozen, "
                              "after its conv layers (default 0)")
+    parser.add_argument("--shipped-design", action="store_true",
+                        help="the design of models/ser-mfcc-cnn: Whisper's stem and first transformer layer, frozen, "
+                             "the layer's linear weights in int8, at 25 frames a second, saved in float16 (from "
+                             "--front-end-from, by default $SER_WHISPER or openai/whisper-tiny.en). With the "
+                             "defaults otherwise and --split all on RAVDESS, TESS and SAVEE, scripts/train_baseline.py's "
+                             "recipe")
 
 
 def model_overrides(args) -> dict:
     """The :class:`MfccCnnConfig` fields the data arguments set (``TrainingConfig.model_overrides``)."""
+    from ..errors import SerError
+    from ..training import SHIPPED_DESIGN
+
+    if args.shipped_design:
+        if args.front_end_layers not in (0, SHIPPED_DESIGN["front_end_layers"]) or args.architecture != "cnn1d":
+            raise SerError("--shipped-design is the cnn1d network with one front-end layer: drop --front-end-layers "
+                           "and --architecture, or drop --shipped-design")
+        return dict(SHIPPED_DESIGN)
     return {"front_end_layers": args.front_end_layers} if args.front_end_layers else {}
+
+
+def front_end_from(args) -> str | None:
+    """The Whisper checkpoint of the front end: ``--front-end-from``, or with ``--shipped-design`` ``$SER_WHISPER``
+    or the Hub's ``openai/whisper-tiny.en``."""
+    import os
+
+    from ..training import DEFAULT_WHISPER
+
+    if args.front_end_from or not args.shipped_design:
+        return args.front_end_from
+    return os.environ.get("SER_WHISPER") or DEFAULT_WHISPER
 
 
 def register(subparsers) -> None:
@@ -77,8 +107,7 @@ def run(args) -> int:
     ds, names = load_data(args)
     config = TrainingConfig(epochs=args.epochs, augment_copies=args.augment_copies, seed=args.seed,
                             threads=args.threads, speaker_norm=args.speaker_norm and args.architecture != "seed",
-                            front_end_from=args.front_end_from,
-                            model_overrides=model_overrides(args))
+                            front_end_from=front_end_from(args), model_overrides=model_overrides(args))
     args.output.mkdir(parents=True, exist_ok=True)
     if args.split == "all":
         out = train_on_all(ds, names, args.architecture, config, output_dir=args.output / "trainer")
@@ -95,7 +124,12 @@ def run(args) -> int:
     import shutil
 
     shutil.rmtree(args.output / "trainer", ignore_errors=True)  # Trainer's scratch folder; nothing is saved there
-    model.save_pretrained(args.output)
+    if getattr(model.config, "front_end_layers", 0):  # as the shipped model: float16, the int8 weights kept
+        from ..models import save_pretrained_half
+
+        save_pretrained_half(model, args.output)
+    else:
+        model.save_pretrained(args.output)
     fe.save_pretrained(args.output)
     (args.output / "training_config.json").write_text(json.dumps(
         {**config.to_dict(), "architecture": args.architecture, "corpora": sorted(set(ds["corpus"])),
