@@ -163,6 +163,38 @@ def test_unreachable_hub_id_gives_one_clear_message(tmp_path):
     assert "Traceback" not in done.stderr
 
 
+
+def test_push_to_hub_uploads_the_model_with_its_card(tmp_path, data_root):
+    """--push_to_hub against a Hub on loopback (tests/hub_server.py): the real Trainer upload, then the model
+    comes back by its repo id with the output folder's predictions."""
+    from hub_server import serve
+
+    server, repos = serve()
+    try:
+        backbone, out = _tiny_wav2vec2(tmp_path / "backbone"), tmp_path / "run"
+        env = {**_env(), "HF_ENDPOINT": f"http://127.0.0.1:{server.server_port}", "HF_TOKEN": "hf_test",
+               "HF_HOME": str(tmp_path / "hf_home")}
+        env.pop("HF_HUB_OFFLINE")
+        args = _args(backbone, data_root, out) + ["--max_steps", "4", "--eval_steps", "4", "--save_steps", "4",
+                                                  "--push_to_hub", "True", "--hub_model_id", "me/ser-wav2vec2"]
+        done = subprocess.run([sys.executable, str(TRAIN), *args], env=env, capture_output=True, text=True, timeout=240)
+        assert done.returncode == 0, done.stderr[-3000:]
+        pushed = repos["me/ser-wav2vec2"]
+        assert {"config.json", "model.safetensors", "preprocessor_config.json", "README.md"} <= set(pushed)
+        card = pushed["README.md"].decode()
+        assert card == (out / "README.md").read_text()  # the project's card (labels, licences, figures), not a stub
+        assert "license: cc-by-nc-sa-4.0" in card and "| 3 | angry |" in card and "fine-tuned with `finetune/train.py`" in card
+        clip = str(data_root / "SAVEE" / "DC_a01.flac")
+        code = ("import json, sys; from transformers import pipeline; "
+                "print(json.dumps([pipeline('audio-classification', model=m)(sys.argv[3], top_k=None) for m in sys.argv[1:3]]))")
+        back = subprocess.run([sys.executable, "-c", code, "me/ser-wav2vec2", str(out), clip], env=env,
+                              capture_output=True, text=True, timeout=120)
+        assert back.returncode == 0, back.stderr[-3000:]
+        from_hub, local = json.loads(back.stdout.splitlines()[-1])
+        assert from_hub == local and len(local) == 7
+    finally:
+        server.shutdown()
+
 def _tiny_whisper():
     from transformers import WhisperConfig, WhisperFeatureExtractor, WhisperForAudioClassification
 
