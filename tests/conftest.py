@@ -25,6 +25,18 @@ os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
 
 # --- Real corpora --------------------------------------------------------------------------------
 
+def savee_corpora(data_root: Path, folder: Path, speakers=("DC", "JE"), clips=("a01", "n01", "sa01")) -> Path:
+    """A corpora folder holding a few real SAVEE clips (``{speaker}_{clip}.flac`` for each pair), for the CLI's
+    tests; returns the folder (its ``SAVEE/`` is where a test adds broken files)."""
+    import shutil
+
+    (folder / "SAVEE").mkdir(parents=True)
+    for speaker in speakers:
+        for clip in clips:
+            shutil.copy(data_root / "SAVEE" / f"{speaker}_{clip}.flac", folder / "SAVEE")
+    return folder
+
+
 @pytest.fixture(scope="session")
 def data_root() -> Path:
     """The shared real corpora: ``$SER_DATA`` (relative to the repo), default ``<repo>/../shared/corpora``.

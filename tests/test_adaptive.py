@@ -8,7 +8,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import soundfile as sf
 import torch
 from transformers import AutoFeatureExtractor, pipeline
 
@@ -19,6 +18,7 @@ from ser_hf.inference import EmotionRecognizer
 from ser_hf.models import MfccCnnFeatureExtractor, SpeakerStatistics
 from ser_hf.vad import EnergyVAD
 
+from conftest import savee_corpora
 from test_inference import make_recording
 
 REPO = Path(__file__).resolve().parents[1]
@@ -206,13 +206,8 @@ def test_demo_does_not_serve_an_adaptive_model_on_lone_clips(tiny_adaptive, tiny
 def test_ser_train_speaker_norm_saves_an_adaptive_model(data_root, tmp_path, monkeypatch, split, stem, tiny_whisper):
     """``ser train --speaker-norm`` saves the adaptive kind, which the recognizer then adapts to a speaker;
     with ``--front-end-from`` the model applies the statistics behind the stem (``normalization="speaker"``)."""
-    import shutil
-
-    root = tmp_path / "corpora" / "SAVEE"
-    root.mkdir(parents=True)
-    for speaker in ("DC", "JE", "JK", "KL"):
-        for name in ("a01", "n01", "n02"):
-            shutil.copy(data_root / "SAVEE" / f"{speaker}_{name}.flac", root)
+    root = savee_corpora(data_root, tmp_path / "corpora", speakers=("DC", "JE", "JK", "KL"),
+                         clips=("a01", "n01", "n02")) / "SAVEE"
     monkeypatch.setenv("SER_CACHE", str(tmp_path / "cache"))
     out = tmp_path / "model"
     assert main(["train", "--data", str(tmp_path / "corpora"), "--epochs", "1", "--threads", "1", "--split", split,

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import shutil
 
 import numpy as np
 import pytest
@@ -12,7 +11,10 @@ from sklearn.metrics import balanced_accuracy_score, f1_score
 from ser_hf.cli import main as cli
 from ser_hf.corpora import load_corpus
 from ser_hf.evaluation import baseline_recipe, run_protocol, summarize, with_clip_ids
+from conftest import savee_corpora
 from ser_hf.training import TrainingConfig
+
+TWELVE = [f"{code}0{n}" for code in ("a", "h", "n", "sa") for n in (1, 2, 3)]  # SAVEE clips of each speaker
 
 
 @pytest.fixture(scope="module")
@@ -84,12 +86,7 @@ def test_the_random_protocol_is_marked_as_leaking(savee_subset):
 
 
 def test_cli_evaluate_writes_the_report(data_root, tmp_path, monkeypatch, capsys):
-    root = tmp_path / "corpora" / "SAVEE"
-    root.mkdir(parents=True)
-    for speaker in ("DC", "JE"):
-        for code in ("a", "h", "n", "sa"):
-            for n in (1, 2, 3):
-                shutil.copy(data_root / "SAVEE" / f"{speaker}_{code}{n:02d}.flac", root)
+    root = savee_corpora(data_root, tmp_path / "corpora", clips=TWELVE) / "SAVEE"
     (root / "JE_a09.flac").write_bytes(b"")  # a broken file among good ones: reported, skipped
     monkeypatch.setenv("SER_CACHE", str(tmp_path / "cache"))
     out = tmp_path / "report"
@@ -106,12 +103,7 @@ def test_cli_evaluate_writes_the_report(data_root, tmp_path, monkeypatch, capsys
 def test_cli_evaluate_as_is_scores_the_shipped_model_and_skips_a_clip_it_cannot_decode(data_root, tmp_path, capsys):
     """--protocol as_is: the saved model, no retraining; a file whose header reads but whose data is cut short
     gets past the corpus loader and is skipped and reported at scoring; the report claims no speaker independence."""
-    root = tmp_path / "corpora" / "SAVEE"
-    root.mkdir(parents=True)
-    for speaker in ("DC", "JE"):
-        for code in ("a", "h", "n", "sa"):
-            for n in (1, 2, 3):
-                shutil.copy(data_root / "SAVEE" / f"{speaker}_{code}{n:02d}.flac", root)
+    root = savee_corpora(data_root, tmp_path / "corpora", clips=TWELVE) / "SAVEE"
     whole = (data_root / "SAVEE" / "JE_h04.flac").read_bytes()
     (root / "JE_h04.flac").write_bytes(whole[: len(whole) // 3])
     out = tmp_path / "report"
@@ -131,12 +123,7 @@ def test_cli_evaluate_as_is_scores_the_shipped_model_and_skips_a_clip_it_cannot_
 def test_cli_evaluate_with_speaker_norm(data_root, tmp_path, monkeypatch, capsys):
     """--speaker-norm reaches the recipe: each fold's model is the speaker-adaptive kind (no
     per-utterance normalisation; its feature extractor normalises by the speaker's statistics)."""
-    root = tmp_path / "corpora" / "SAVEE"
-    root.mkdir(parents=True)
-    for speaker in ("DC", "JE"):
-        for code in ("a", "n"):
-            for n in (1, 2, 3):
-                shutil.copy(data_root / "SAVEE" / f"{speaker}_{code}{n:02d}.flac", root)
+    savee_corpora(data_root, tmp_path / "corpora", clips=[f"{code}0{n}" for code in ("a", "n") for n in (1, 2, 3)])
     monkeypatch.setenv("SER_CACHE", str(tmp_path / "cache"))
     built = []
     from ser_hf import training

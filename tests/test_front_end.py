@@ -13,6 +13,7 @@ import torch
 from transformers import AutoModelForAudioClassification, WhisperFeatureExtractor, WhisperForAudioClassification, pipeline
 
 from _inference_helpers import save_tiny_whisper
+from conftest import savee_corpora
 from ser_hf.audio import load_audio
 from ser_hf.models import MfccCnnConfig
 from ser_hf.taxonomy import label_names
@@ -247,15 +248,10 @@ def test_a_stride_two_first_block_halves_the_frames_and_reads_padded_clips_as_al
 
 def test_ser_train_front_end_from_saves_a_model_with_the_stem(data_root, tmp_path, monkeypatch, tiny_whisper):
     import json
-    import shutil
 
     from ser_hf.cli import main
 
-    root = tmp_path / "corpora" / "SAVEE"
-    root.mkdir(parents=True)
-    for speaker in ("DC", "JE"):
-        for name in ("a01", "n01", "sa01"):
-            shutil.copy(data_root / "SAVEE" / f"{speaker}_{name}.flac", root)
+    savee_corpora(data_root, tmp_path / "corpora")
     monkeypatch.setenv("SER_CACHE", str(tmp_path / "cache"))
     out = tmp_path / "model"
     assert main(["train", "--data", str(tmp_path / "corpora"), "--epochs", "1", "--threads", "1", "--split", "all",
@@ -280,7 +276,6 @@ def test_ser_train_and_evaluate_take_the_shipped_design(data_root, tmp_path, mon
     """--shipped-design trains models/ser-mfcc-cnn's design (stored as it is: float16, the layer's weights int8),
     and ser evaluate on a saved folder retrains the recipe that folder records, not a bare cnn1d."""
     import json
-    import shutil
 
     from safetensors import safe_open
 
@@ -288,11 +283,7 @@ def test_ser_train_and_evaluate_take_the_shipped_design(data_root, tmp_path, mon
     from ser_hf.commands.evaluate import recipe_config
     from ser_hf.training import SHIPPED_DESIGN
 
-    root = tmp_path / "corpora" / "SAVEE"
-    root.mkdir(parents=True)
-    for speaker in ("DC", "JE"):
-        for name in ("a01", "n01", "sa01"):
-            shutil.copy(data_root / "SAVEE" / f"{speaker}_{name}.flac", root)
+    savee_corpora(data_root, tmp_path / "corpora")
     monkeypatch.setenv("SER_CACHE", str(tmp_path / "cache"))
     out = tmp_path / "model"
     assert main(["train", "--data", str(tmp_path / "corpora"), "--epochs", "1", "--threads", "1", "--split", "all",
