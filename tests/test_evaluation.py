@@ -120,6 +120,23 @@ def test_cli_evaluate_as_is_scores_the_shipped_model_and_skips_a_clip_it_cannot_
     assert saved["summary"]["accuracy"]["mean"] >= 0.8
     _check_png(out / "confusion.png")
 
+
+def test_the_effect_options_reach_the_recipe_and_a_saved_recipe(tmp_path):
+    from ser_hf.cli import build_parser
+    from ser_hf.commands.evaluate import recipe_config
+    from ser_hf.training import SHIPPED_DESIGN
+
+    def config(*argv):
+        return recipe_config(build_parser().parse_args(["evaluate", *argv, "--data", str(tmp_path)]))
+
+    mine = config("mfcc-cnn", "--noise-snr", "5", "15", "--pitch", "-2", "2", "--time-shift", "0.1")
+    assert mine.augmenter == {"snr_db": [5.0, 15.0], "semitones": [-2.0, 2.0], "shift_s": 0.1}
+    effects = mine.wave_augmenter()
+    assert (effects.snr_db, effects.semitones, effects.stretch, effects.p) == ((5.0, 15.0), (-2.0, 2.0), (0.85, 1.15), 0.6)
+    assert config("mfcc-cnn").augmenter == {}
+    shipped = config("models/ser-mfcc-cnn", "--effect-p", "0.3")  # the shipped recipe with one effect changed
+    assert shipped.augmenter == {"p": 0.3} and shipped.model_overrides == SHIPPED_DESIGN
+
 def test_cli_evaluate_with_speaker_norm(data_root, tmp_path, monkeypatch, capsys):
     """--speaker-norm reaches the recipe: each fold's model is the speaker-adaptive kind (no
     per-utterance normalisation; its feature extractor normalises by the speaker's statistics)."""

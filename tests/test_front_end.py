@@ -287,19 +287,22 @@ def test_ser_train_and_evaluate_take_the_shipped_design(data_root, tmp_path, mon
     monkeypatch.setenv("SER_CACHE", str(tmp_path / "cache"))
     out = tmp_path / "model"
     assert main(["train", "--data", str(tmp_path / "corpora"), "--epochs", "1", "--threads", "1", "--split", "all",
-                 "--shipped-design", "--front-end-from", str(tiny_whisper), "--output", str(out)]) == 0
+                 "--shipped-design", "--front-end-from", str(tiny_whisper), "--pitch", "-2", "2",
+                 "--output", str(out)]) == 0
     model = AutoModelForAudioClassification.from_pretrained(out)
     assert (model.config.front_end_layers, model.config.front_end_int8, model.config.front_end_stride) == (1, True, 4)
     with safe_open(out / "model.safetensors", "pt") as weights:
         dtypes = {weights.get_tensor(k).dtype for k in weights.keys()}
     assert torch.float16 in dtypes and torch.int8 in dtypes and torch.float32 not in dtypes
-    assert json.loads((out / "training_config.json").read_text())["model_overrides"] == SHIPPED_DESIGN
+    recorded = json.loads((out / "training_config.json").read_text())
+    assert recorded["model_overrides"] == SHIPPED_DESIGN and recorded["augmenter"] == {"semitones": [-2.0, 2.0]}
 
     def config(*argv):
         return recipe_config(build_parser().parse_args(["evaluate", *argv, "--data", str(tmp_path / "corpora")]))
 
     mine = config(str(out), "--threads", "1")
     assert (mine.model_overrides, mine.front_end_from, mine.epochs, mine.threads) == (SHIPPED_DESIGN, str(tiny_whisper), 1, 1)
+    assert mine.augmenter == {"semitones": [-2.0, 2.0]}
     assert f"recipe: {out / 'training_config.json'}" in capsys.readouterr().out
     shipped = config("models/ser-mfcc-cnn", "--epochs", "2")
     assert shipped.model_overrides == SHIPPED_DESIGN and shipped.epochs == 2 and shipped.front_end_from

@@ -29,6 +29,16 @@ def add_data_arguments(parser) -> None:
                         help="training epochs, each over the clean clips and their augmented copies (default 20)")
     parser.add_argument("--augment-copies", type=int, default=DEFAULTS["augment_copies"],
                         help="waveform-augmented copies of each training clip, cached (default 1)")
+    effects = parser.add_argument_group("augmented copies", "the waveform effects of each augmented copy, each "
+                                        "applied with probability --effect-p (default: ser_hf.augment.WaveAugmenter's)")
+    effects.add_argument("--noise-snr", type=float, nargs=2, metavar=("LOW", "HIGH"),
+                         help="white noise at an SNR drawn from LOW..HIGH dB (default 10 30)")
+    effects.add_argument("--stretch", type=float, nargs=2, metavar=("LOW", "HIGH"),
+                         help="time stretch by a rate drawn from LOW..HIGH (default 0.85 1.15)")
+    effects.add_argument("--pitch", type=float, nargs=2, metavar=("LOW", "HIGH"),
+                         help="pitch shift by LOW..HIGH semitones (default -4 4)")
+    effects.add_argument("--time-shift", type=float, metavar="SECONDS", help="time shift up to +-SECONDS (default 0.2)")
+    effects.add_argument("--effect-p", type=float, metavar="P", help="probability of each effect (default 0.6)")
     parser.add_argument("--seed", type=int, default=DEFAULTS["seed"], help="random seed (default 0)")
     parser.add_argument("--threads", type=int, default=2, help="CPU threads (default 2)")
     parser.add_argument("--speaker-norm", action="store_true",
@@ -64,6 +74,13 @@ def model_overrides(args) -> dict:
                            "and --architecture, or drop --shipped-design")
         return dict(SHIPPED_DESIGN)
     return {"front_end_layers": args.front_end_layers} if args.front_end_layers else {}
+
+
+def augmenter(args) -> dict:
+    """The :class:`~ser_hf.augment.WaveAugmenter` fields the effect options set (``TrainingConfig.augmenter``)."""
+    chosen = {"snr_db": args.noise_snr, "stretch": args.stretch, "semitones": args.pitch, "shift_s": args.time_shift,
+              "p": args.effect_p}
+    return {k: v for k, v in chosen.items() if v is not None}
 
 
 def front_end_from(args) -> str | None:
@@ -107,7 +124,8 @@ def run(args) -> int:
     ds, names = load_data(args)
     config = TrainingConfig(epochs=args.epochs, augment_copies=args.augment_copies, seed=args.seed,
                             threads=args.threads, speaker_norm=args.speaker_norm and args.architecture != "seed",
-                            front_end_from=front_end_from(args), model_overrides=model_overrides(args))
+                            front_end_from=front_end_from(args), model_overrides=model_overrides(args),
+                            augmenter=augmenter(args))
     args.output.mkdir(parents=True, exist_ok=True)
     if args.split == "all":
         out = train_on_all(ds, names, args.architecture, config, output_dir=args.output / "trainer")
