@@ -233,7 +233,8 @@ def baseline_recipe(names: list[str], architecture: str = "cnn1d", config=None, 
     config = config or TrainingConfig()
     shared = None
     if ds is not None and "clip_id" in ds.column_names:
-        _, fe = build_baseline(names, architecture, front_end_from=config.front_end_from)  # for its extractor
+        _, fe = build_baseline(names, architecture, front_end_from=config.front_end_from,  # for its extractor
+                               feature_overrides=config.feature_overrides)
         copies = config.copies_for(architecture)
         shared = featurize(ds, fe, augment_copies=copies, augmenter=config.wave_augmenter(), seed=config.seed,
                            num_proc=config.threads)

@@ -437,6 +437,9 @@ class TrainingConfig:
     replacement) so that every speaker, or corpus, weighs the same: in the three corpora one TESS
     speaker is 1400 clips against RAVDESS's 60 an actor, and a network can learn her voice as the emotion.
     ``balance_power`` < 1 balances part of the way: a group of n rows weighs n ** (1 - power) in all.
+    ``feature_overrides``: :class:`MfccCnnFeatureExtractor` fields, e.g. ``{"reduce_noise": True}`` or
+    ``{"trim_db": None}``: the preprocessing the seeds used, saved with the model's extractor, so inference
+    preprocesses as training did.
     """
 
     epochs: int = 20
@@ -455,6 +458,7 @@ class TrainingConfig:
     augmenter: dict = field(default_factory=dict)
     balance: str | None = None
     balance_power: float = 1.0
+    feature_overrides: dict = field(default_factory=dict)
 
     def __post_init__(self):
         if self.balance not in (None, "speaker", "corpus"):
@@ -629,7 +633,7 @@ def epoch_history(log_history: list[dict]) -> list[dict]:
 
 def build_baseline(names: list[str], architecture: str = "cnn1d", seed: int | None = None,
                    speaker_norm: bool = False, front_end_from: str | os.PathLike | None = None,
-                   **config_overrides):
+                   feature_overrides: dict | None = None, **config_overrides):
     """A fresh baseline model and its feature extractor for the class ``names``.
 
     With ``seed``, the random initial weights are seeded too (reproducible training starts here).
@@ -639,6 +643,7 @@ def build_baseline(names: list[str], architecture: str = "cnn1d", seed: int | No
     layers (``front_end="whisper"``), read from an 80-band extractor; ``cnn1d`` only. With
     ``speaker_norm`` too, the speaker's statistics are taken over the stem's output and applied by
     the model (``normalization="speaker"``), as the stem needs the clip's own decibels.
+    ``feature_overrides``: feature-extractor fields set over the architecture's (``TrainingConfig.feature_overrides``).
     """
     from transformers import set_seed
 
@@ -671,14 +676,27 @@ def build_baseline(names: list[str], architecture: str = "cnn1d", seed: int | No
                                id2label=id2label, label2id=label2id, **design)
         model = MfccCnnForAudioClassification(config)
         model.net.front_end.load_whisper(stem)
-        return model, fe
+        return model, _with_fields(fe, feature_overrides)
     else:
         fe = MfccCnnFeatureExtractor(speaker_normalization=speaker_norm)
         if speaker_norm:
             config_overrides["normalization"] = "none"
         config = MfccCnnConfig(architecture=architecture, num_features=fe.feature_size,
                                id2label=id2label, label2id=label2id, **config_overrides)
-    return MfccCnnForAudioClassification(config), fe
+    return MfccCnnForAudioClassification(config), _with_fields(fe, feature_overrides)
+
+
+# The extractor's preprocessing options a recipe may change; its shape (bands, hop, frames) belongs to the design.
+FEATURE_OPTIONS = ("trim_db", "reduce_noise")
+
+
+def _with_fields(fe, overrides: dict | None):
+    """``fe`` with the preprocessing fields of ``overrides`` set (the same object)."""
+    for name, value in (overrides or {}).items():
+        if name not in FEATURE_OPTIONS:
+            raise ValueError(f"feature_overrides: {name!r} is not one of {FEATURE_OPTIONS}")
+        setattr(fe, name, value)
+    return fe
 
 
 class _Stem(dict):
@@ -738,6 +756,7 @@ def fit_predict_baseline(train_ds: datasets.Dataset, test_ds: datasets.Dataset, 
     """
     config = config or TrainingConfig()
     model, fe = build_baseline(names, architecture, seed=config.seed, front_end_from=config.front_end_from,
+                               feature_overrides=config.feature_overrides,
                                speaker_norm=config.speaker_norm and architecture != "seed", **config.model_overrides)
     copies = config.copies_for(architecture)
     if features is None:
@@ -783,6 +802,7 @@ def train_on_all(ds: datasets.Dataset, names: list[str], architecture: str = "cn
     adaptive = config.speaker_norm and architecture != "seed"
     start = time.perf_counter()
     model, fe = build_baseline(names, architecture, seed=config.seed, speaker_norm=adaptive,
+                               feature_overrides=config.feature_overrides,
                                front_end_from=config.front_end_from, **config.model_overrides)
     copies = config.copies_for(architecture)
     features = front_end_frames(featurize(ds, fe, augment_copies=copies, augmenter=config.wave_augmenter(),

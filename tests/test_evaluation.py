@@ -137,6 +137,34 @@ def test_the_effect_options_reach_the_recipe_and_a_saved_recipe(tmp_path):
     shipped = config("models/ser-mfcc-cnn", "--effect-p", "0.3")  # the shipped recipe with one effect changed
     assert shipped.augmenter == {"p": 0.3} and shipped.model_overrides == SHIPPED_DESIGN
 
+
+def test_ser_train_preprocessing_options_train_and_serve_the_same(data_root, tmp_path, monkeypatch):
+    """--reduce-noise / --no-trim change the extractor the model trains with and is saved with, so inference
+    preprocesses as training did."""
+    import numpy as np
+    from transformers import AutoFeatureExtractor
+
+    from ser_hf.audio import load_audio
+    from ser_hf.models import MfccCnnFeatureExtractor
+    from ser_hf.training import build_baseline
+
+    savee_corpora(data_root, tmp_path / "corpora")
+    monkeypatch.setenv("SER_CACHE", str(tmp_path / "cache"))
+    out = tmp_path / "model"
+    assert cli(["train", "--data", str(tmp_path / "corpora"), "--epochs", "1", "--threads", "1", "--split", "all",
+                "--reduce-noise", "--no-trim", "--output", str(out)]) == 0
+    saved = AutoFeatureExtractor.from_pretrained(out)
+    assert (saved.reduce_noise, saved.trim_db) == (True, None)
+    assert json.loads((out / "training_config.json").read_text())["feature_overrides"] == {"reduce_noise": True,
+                                                                                           "trim_db": None}
+    wave = load_audio(sorted((data_root / "RAVDESS" / "Actor_01").glob("*.flac"))[0])  # a second of silence first
+    ours = saved(wave, sampling_rate=16000)["input_features"][0]
+    plain = MfccCnnFeatureExtractor()(wave, sampling_rate=16000)["input_features"][0]
+    same = MfccCnnFeatureExtractor(reduce_noise=True, trim_db=None)(wave, sampling_rate=16000)["input_features"][0]
+    assert np.array_equal(ours, same) and ours.shape[-1] > plain.shape[-1]  # untrimmed: more frames
+    with pytest.raises(ValueError, match="feature_overrides"):
+        build_baseline(["a", "b"], feature_overrides={"n_mels": 40})
+
 def test_cli_evaluate_with_speaker_norm(data_root, tmp_path, monkeypatch, capsys):
     """--speaker-norm reaches the recipe: each fold's model is the speaker-adaptive kind (no
     per-utterance normalisation; its feature extractor normalises by the speaker's statistics)."""

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .train import DEFAULTS, add_data_arguments, augmenter, front_end_from, load_data, model_overrides
+from .train import (DEFAULTS, add_data_arguments, augmenter, feature_overrides, front_end_from, load_data,
+                    model_overrides)
 
 PROTOCOLS = ("kfold", "loso", "cross_corpus", "tess_cross_speaker", "random", "fixed", "as_is")
 
@@ -67,7 +68,7 @@ def recipe_config(args):
 
     Over a saved recipe, the command line still sets this machine's threads and whatever differs from its
     defaults (``--epochs 1`` for a quick look, ``--seed``, ``--speaker-norm``, the front end's options, the
-    augmented copies' effects); a
+    augmented copies' effects, the preprocessing); a
     recorded front end that is a local folder missing here is fetched by name (``$SER_WHISPER`` or
     ``openai/whisper-tiny.en``: the shipped models' checkpoint).
     """
@@ -78,7 +79,8 @@ def recipe_config(args):
 
     given = TrainingConfig(epochs=args.epochs, augment_copies=args.augment_copies, seed=args.seed,
                            threads=args.threads, speaker_norm=args.speaker_norm, front_end_from=front_end_from(args),
-                           model_overrides=model_overrides(args), augmenter=augmenter(args))
+                           model_overrides=model_overrides(args), augmenter=augmenter(args),
+                           feature_overrides=feature_overrides(args))
     saved = saved_recipe(args.model)
     if saved is None:
         return given
@@ -90,8 +92,9 @@ def recipe_config(args):
             recipe[name] = getattr(given, name)
     if args.front_end_from or args.shipped_design or args.front_end_layers:
         recipe.update(front_end_from=given.front_end_from, model_overrides=given.model_overrides)
-    if given.augmenter:
-        recipe["augmenter"] = {**recipe.get("augmenter", {}), **given.augmenter}
+    for merged in ("augmenter", "feature_overrides"):
+        if getattr(given, merged):
+            recipe[merged] = {**recipe.get(merged, {}), **getattr(given, merged)}
     recorded_front_end = recipe.get("front_end_from")
     if recorded_front_end and os.path.isabs(recorded_front_end) and not Path(recorded_front_end).exists():
         recipe["front_end_from"] = os.environ.get("SER_WHISPER") or DEFAULT_WHISPER

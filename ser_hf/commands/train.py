@@ -39,6 +39,11 @@ def add_data_arguments(parser) -> None:
                          help="pitch shift by LOW..HIGH semitones (default -4 4)")
     effects.add_argument("--time-shift", type=float, metavar="SECONDS", help="time shift up to +-SECONDS (default 0.2)")
     effects.add_argument("--effect-p", type=float, metavar="P", help="probability of each effect (default 0.6)")
+    parser.add_argument("--reduce-noise", action="store_true",
+                        help="reduce stationary noise before the features (noisereduce), in training and, as the "
+                             "saved feature extractor does it, in inference (default off: the corpora are clean)")
+    parser.add_argument("--no-trim", action="store_true",
+                        help="keep leading and trailing silence (by default trimmed below 30 dB of the peak)")
     parser.add_argument("--seed", type=int, default=DEFAULTS["seed"], help="random seed (default 0)")
     parser.add_argument("--threads", type=int, default=2, help="CPU threads (default 2)")
     parser.add_argument("--speaker-norm", action="store_true",
@@ -83,6 +88,11 @@ def augmenter(args) -> dict:
     return {k: v for k, v in chosen.items() if v is not None}
 
 
+def feature_overrides(args) -> dict:
+    """The feature extractor's preprocessing the options change (``TrainingConfig.feature_overrides``)."""
+    return {**({"reduce_noise": True} if args.reduce_noise else {}), **({"trim_db": None} if args.no_trim else {})}
+
+
 def front_end_from(args) -> str | None:
     """The Whisper checkpoint of the front end: ``--front-end-from``, or with ``--shipped-design`` ``$SER_WHISPER``
     or the Hub's ``openai/whisper-tiny.en``."""
@@ -125,7 +135,7 @@ def run(args) -> int:
     config = TrainingConfig(epochs=args.epochs, augment_copies=args.augment_copies, seed=args.seed,
                             threads=args.threads, speaker_norm=args.speaker_norm and args.architecture != "seed",
                             front_end_from=front_end_from(args), model_overrides=model_overrides(args),
-                            augmenter=augmenter(args))
+                            augmenter=augmenter(args), feature_overrides=feature_overrides(args))
     args.output.mkdir(parents=True, exist_ok=True)
     if args.split == "all":
         out = train_on_all(ds, names, args.architecture, config, output_dir=args.output / "trainer")
