@@ -16,3 +16,7 @@ class AudioError(SerError, ValueError):
 
 class CorpusError(SerError, ValueError):
     """A corpus folder that is missing, empty or not laid out as the corpus is released."""
+
+
+class ModelSourceError(SerError, ValueError):
+    """A checkpoint that cannot be loaded: a missing folder, or a Hub id out of reach (offline) or not a model."""

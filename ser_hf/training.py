@@ -720,7 +720,10 @@ def _whisper_stem(checkpoint: str, layers: int = 0, ffn_dim: int | None = None) 
     try:
         encoder = WhisperForAudioClassification.from_pretrained(checkpoint).encoder
     except (OSError, ValueError) as e:
-        raise ValueError(f"{checkpoint}: cannot load a Whisper encoder for the front end: {e}") from e
+        from .errors import ModelSourceError
+
+        raise ModelSourceError(f"{checkpoint}: cannot load a Whisper encoder for the front end: {e} "
+                               "(offline: pass a local folder with --front-end-from or $SER_WHISPER)") from e
     if layers > len(encoder.layers):
         raise ValueError(f"{checkpoint}: front_end_layers={layers}, but the encoder has {len(encoder.layers)} layers")
     keep = ("conv1.", "conv2.") + tuple(f"layers.{i}." for i in range(layers))

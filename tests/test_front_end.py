@@ -310,6 +310,9 @@ def test_ser_train_and_evaluate_take_the_shipped_design(data_root, tmp_path, mon
     assert main(["train", "--data", str(tmp_path / "corpora"), "--shipped-design", "--architecture", "seed",
                  "--output", str(tmp_path / "x")]) == 2
     assert "--shipped-design is the cnn1d network" in capsys.readouterr().err
+    assert main(["train", "--data", str(tmp_path / "corpora"), "--shipped-design", "--split", "all", "--front-end-from",
+                 str(tmp_path / "no-whisper-here"), "--output", str(tmp_path / "x")]) == 2  # one line, no traceback
+    assert "no-whisper-here: cannot load a Whisper encoder for the front end" in capsys.readouterr().err
     assert main(["evaluate", str(out), "--data", str(tmp_path / "corpora"), "--protocol", "loso", "--max-folds", "1",
                  "--threads", "1", "--output", str(tmp_path / "report")]) == 0
     assert json.loads((tmp_path / "report" / "report.json").read_text())["folds"][0]["test_clips"] == 3
