@@ -55,12 +55,12 @@ def train_shipped(data, output, threads: int = 2, progress: bool = True, adaptiv
     model also with its first transformer layer (``SHIPPED_DESIGN``).
     ``model_overrides``: :class:`MfccCnnConfig` fields that differ from the default design, so a
     benchmark times a candidate exactly as the shipped model is timed. A model with transformer
-    layers in its front end is stored in float16 (:func:`ser_hf.models.save_pretrained_half`).
+    layers in its front end is stored in float16 (:func:`ser_hf.models.save_model`).
     """
     import torch
 
     from ser_hf.corpora import load_corpora
-    from ser_hf.models import save_pretrained_half
+    from ser_hf.models import save_model
     from ser_hf.training import TrainingConfig, default_cache_dir, train_on_all
 
     torch.use_deterministic_algorithms(True, warn_only=True)
@@ -79,10 +79,7 @@ def train_shipped(data, output, threads: int = 2, progress: bool = True, adaptiv
     cache_hit = all(Path(f["filename"]) in cached_before for f in features.cache_files)
     output = Path(output)
     output.mkdir(parents=True, exist_ok=True)
-    if getattr(model.config, "front_end_layers", 0):
-        save_pretrained_half(model, output)
-    else:
-        model.save_pretrained(output)
+    save_model(model, output)
     fe.save_pretrained(output)
     info = {
         "recipe": {**config.to_dict(), "architecture": "cnn1d", "label_set": "7", "corpora": list(CORPORA)},

@@ -414,8 +414,12 @@ def speaker_statistics(features: datasets.Dataset) -> dict[str, tuple[np.ndarray
 # the stem's second convolution at stride 4 (25 frames a second; the time masks kept at 0.2 s): a third less time
 # a clip, and no less accurate on unseen speakers (docs/baseline_design.md; bench.baseline's SHIPPED_VARIANT).
 SHIPPED_DESIGN = {"front_end_layers": 1, "front_end_int8": True, "front_end_stride": 4, "time_mask_width": 5}
-# Where the front end comes from when none is named: the same weights as the offline copy the benchmarks use.
-DEFAULT_WHISPER = "openai/whisper-tiny.en"
+
+
+def default_whisper() -> str:
+    """Where the front end comes from when none is named: ``$SER_WHISPER`` (a local copy, offline) or the Hub's
+    ``openai/whisper-tiny.en``, the weights the shipped models were built from."""
+    return os.environ.get("SER_WHISPER") or "openai/whisper-tiny.en"
 
 
 @dataclass

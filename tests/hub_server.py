@@ -2,7 +2,7 @@
 ``from_pretrained`` use, so that the real client code runs end to end without the internet.
 
 Repos live in memory (``{repo_id: {path: bytes}}``); every file is taken in the commit itself (``uploadMode``
-"regular"), so no LFS or Xet storage is needed. Run it with :func:`serve`; point ``HF_ENDPOINT`` at its URL.
+"regular"), so no LFS or Xet storage is needed. Run it with :func:`serve`; give a child process :func:`client_env`.
 """
 
 from __future__ import annotations
@@ -84,3 +84,11 @@ def serve() -> tuple[ThreadingHTTPServer, dict[str, dict[str, bytes]]]:
     server = ThreadingHTTPServer(("127.0.0.1", 0), type("Hub", (_Hub,), {"repos": repos}))
     threading.Thread(target=server.serve_forever, daemon=True).start()
     return server, repos
+
+
+def client_env(server: ThreadingHTTPServer, base: dict, home) -> dict:
+    """``base`` (a child process's environment) pointed at ``server``: its endpoint, a token, a cache of its own
+    in ``home``, and online (the tests' default is offline)."""
+    env = {**base, "HF_ENDPOINT": f"http://127.0.0.1:{server.server_port}", "HF_TOKEN": "hf_test", "HF_HOME": str(home)}
+    env.pop("HF_HUB_OFFLINE", None)
+    return env

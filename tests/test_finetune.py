@@ -167,14 +167,12 @@ def test_unreachable_hub_id_gives_one_clear_message(tmp_path):
 def test_push_to_hub_uploads_the_model_with_its_card(tmp_path, data_root):
     """--push_to_hub against a Hub on loopback (tests/hub_server.py): the real Trainer upload, then the model
     comes back by its repo id with the output folder's predictions."""
-    from hub_server import serve
+    from hub_server import client_env, serve
 
     server, repos = serve()
     try:
         backbone, out = _tiny_wav2vec2(tmp_path / "backbone"), tmp_path / "run"
-        env = {**_env(), "HF_ENDPOINT": f"http://127.0.0.1:{server.server_port}", "HF_TOKEN": "hf_test",
-               "HF_HOME": str(tmp_path / "hf_home")}
-        env.pop("HF_HUB_OFFLINE")
+        env = client_env(server, _env(), tmp_path / "hf_home")
         args = _args(backbone, data_root, out) + ["--max_steps", "4", "--eval_steps", "4", "--save_steps", "4",
                                                   "--push_to_hub", "True", "--hub_model_id", "me/ser-wav2vec2"]
         done = subprocess.run([sys.executable, str(TRAIN), *args], env=env, capture_output=True, text=True, timeout=240)

@@ -13,16 +13,13 @@ import sys
 import pytest
 
 from conftest import REPO
-from hub_server import serve
+from hub_server import client_env, serve
 
 
 @pytest.fixture()
 def hub(tmp_path):
     server, repos = serve()
-    env = {**os.environ, "HF_ENDPOINT": f"http://127.0.0.1:{server.server_port}", "HF_TOKEN": "hf_test",
-           "HF_HOME": str(tmp_path / "hf_home"), "OMP_NUM_THREADS": "1"}
-    env.pop("HF_HUB_OFFLINE", None)
-    yield repos, env
+    yield repos, client_env(server, {**os.environ, "OMP_NUM_THREADS": "1"}, tmp_path / "hf_home")
     server.shutdown()
 
 

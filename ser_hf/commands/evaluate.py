@@ -75,7 +75,7 @@ def recipe_config(args):
     import dataclasses
     import os
 
-    from ..training import DEFAULT_WHISPER, TrainingConfig
+    from ..training import TrainingConfig, default_whisper
 
     given = TrainingConfig(epochs=args.epochs, augment_copies=args.augment_copies, seed=args.seed,
                            threads=args.threads, speaker_norm=args.speaker_norm, front_end_from=front_end_from(args),
@@ -97,7 +97,7 @@ def recipe_config(args):
             recipe[merged] = {**recipe.get(merged, {}), **getattr(given, merged)}
     recorded_front_end = recipe.get("front_end_from")
     if recorded_front_end and os.path.isabs(recorded_front_end) and not Path(recorded_front_end).exists():
-        recipe["front_end_from"] = os.environ.get("SER_WHISPER") or DEFAULT_WHISPER
+        recipe["front_end_from"] = default_whisper()
     recipe["threads"] = args.threads
     print(f"recipe: {path}")
     return TrainingConfig(**recipe)

@@ -96,13 +96,11 @@ def feature_overrides(args) -> dict:
 def front_end_from(args) -> str | None:
     """The Whisper checkpoint of the front end: ``--front-end-from``, or with ``--shipped-design`` ``$SER_WHISPER``
     or the Hub's ``openai/whisper-tiny.en``."""
-    import os
-
-    from ..training import DEFAULT_WHISPER
+    from ..training import default_whisper
 
     if args.front_end_from or not args.shipped_design:
         return args.front_end_from
-    return os.environ.get("SER_WHISPER") or DEFAULT_WHISPER
+    return default_whisper()
 
 
 def register(subparsers) -> None:
@@ -152,12 +150,9 @@ def run(args) -> int:
     import shutil
 
     shutil.rmtree(args.output / "trainer", ignore_errors=True)  # Trainer's scratch folder; nothing is saved there
-    if getattr(model.config, "front_end_layers", 0):  # as the shipped model: float16, the int8 weights kept
-        from ..models import save_pretrained_half
+    from ..models import save_model
 
-        save_pretrained_half(model, args.output)
-    else:
-        model.save_pretrained(args.output)
+    save_model(model, args.output)
     fe.save_pretrained(args.output)
     (args.output / "training_config.json").write_text(json.dumps(
         {**config.to_dict(), "architecture": args.architecture, "corpora": sorted(set(ds["corpus"])),
